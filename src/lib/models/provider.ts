@@ -1,0 +1,83 @@
+import type { Capabilities } from './capabilities.ts';
+
+/** onnxruntime-web execution providers the app uses. */
+export type Provider = 'webgpu' | 'wasm';
+
+/** What a model asks of the engine that runs it. */
+export interface ModelRequirements {
+  /** fp16 compute: on WebGPU this needs the adapter feature `shader-f16`. */
+  float16: boolean;
+  /** The file uses ops only the WebGPU engine implements (e.g. packed-KV MultiHeadAttention). */
+  webgpuOnly?: string;
+}
+
+export interface ProviderChoice {
+  provider: Provider;
+  /** WASM threads to use (1 unless cross-origin isolated). */
+  threads: number;
+  /** One sentence a user can read: why this engine. */
+  reason: string;
+}
+
+/** Raised when no engine in this browser can run the model; the message says what to do. */
+export class UnsupportedModelError extends Error {
+  override name = 'UnsupportedModelError';
+}
+
+/** WASM threads onnxruntime-web may use here: min(cores/2, 4), and 1 without cross-origin isolation. */
+export function wasmThreads(caps: Pick<Capabilities, 'crossOriginIsolated' | 'cores'>): number {
+  return caps.crossOriginIsolated ? Math.max(1, Math.min(4, Math.floor(caps.cores / 2))) : 1;
+}
+
+/**
+ * Choose the execution provider for a model: WebGPU when the adapter has what the model needs,
+ * otherwise WASM (multi-threaded when cross-origin isolated). `preference` forces one engine;
+ * forcing one that cannot run the model throws an UnsupportedModelError that says why.
+ */
+export function chooseProvider(
+  caps: Capabilities,
+  needs: ModelRequirements,
+  preference: Provider | 'auto' = 'auto',
+): ProviderChoice {
+  const threads = wasmThreads(caps);
+  const wasm = (why: string): ProviderChoice => ({
+    provider: 'wasm',
+    threads,
+    reason: `${why} Running on WASM with ${threads} thread${threads === 1 ? '' : 's'}${
+      caps.crossOriginIsolated ? '' : ' (the page is not cross-origin isolated, so WASM cannot use more)'
+    }.`,
+  });
+  const gpu = caps.gpu;
+  const gpuProblem = !gpu.adapter
+    ? gpu.problem ?? 'No WebGPU adapter.'
+    : needs.float16 && !gpu.shaderF16
+      ? `The GPU adapter (${gpu.description || gpu.vendor || 'unknown'}) lacks shader-f16, which this fp16 model needs on WebGPU.`
+      : null;
+
+  if (needs.webgpuOnly && gpuProblem) {
+    throw new UnsupportedModelError(
+      `This model needs WebGPU: ${needs.webgpuOnly}. ${gpuProblem} Use a browser with WebGPU ` +
+        `(Chrome or Edge 121+) or pick an export without packed attention weights.`,
+    );
+  }
+  if (preference === 'wasm') {
+    if (needs.webgpuOnly) {
+      throw new UnsupportedModelError(`This model cannot run on WASM: ${needs.webgpuOnly}. Choose WebGPU.`);
+    }
+    return wasm('You chose WASM.');
+  }
+  if (preference === 'webgpu') {
+    if (gpuProblem) throw new UnsupportedModelError(`WebGPU cannot run this model here: ${gpuProblem} Choose WASM or Auto.`);
+    return { provider: 'webgpu', threads, reason: `You chose WebGPU (${gpu.description || gpu.vendor}).` };
+  }
+  if (gpuProblem) return wasm(gpuProblem);
+  if (gpu.isFallbackAdapter && !needs.webgpuOnly) {
+    // A software adapter (SwiftShader: about 1 GFLOP/s) is tens of times slower than WASM.
+    return wasm(`The only WebGPU adapter is a software fallback (${gpu.architecture || gpu.vendor}), slower than WASM.`);
+  }
+  return {
+    provider: 'webgpu',
+    threads,
+    reason: `WebGPU adapter ${gpu.description || gpu.vendor || ''}${gpu.isFallbackAdapter ? ' (software fallback, slow)' : ''} has what the model needs.`,
+  };
+}

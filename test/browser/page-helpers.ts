@@ -1,0 +1,47 @@
+import type { Page } from 'playwright-core';
+
+/** Pixel statistics of the page's generated image (read back from the canvas). */
+export interface ImageStats {
+  width: number;
+  height: number;
+  /** Mean and standard deviation over R, G, B (0–255). */
+  mean: number;
+  std: number;
+  /** Distinct RGB colours (capped count, for "not flat"). */
+  distinct: number;
+  rgba: number[];
+}
+
+export async function canvasStats(page: Page, testId = 'image'): Promise<ImageStats> {
+  return page.getByTestId(testId).evaluate((el) => {
+    const c = el as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let sum = 0;
+    let sq = 0;
+    let n = 0;
+    const colours = new Set<number>();
+    for (let i = 0; i < d.length; i += 4) {
+      for (let k = 0; k < 3; k++) {
+        sum += d[i + k]!;
+        sq += d[i + k]! ** 2;
+        n++;
+      }
+      if (colours.size < 5000) colours.add((d[i]! << 16) | (d[i + 1]! << 8) | d[i + 2]!);
+    }
+    const mean = sum / n;
+    return { width: c.width, height: c.height, mean, std: Math.sqrt(sq / n - mean * mean), distinct: colours.size, rgba: Array.from(d) };
+  });
+}
+
+/** Mean absolute difference of two RGBA arrays over RGB (0–255). */
+export function meanAbsDiff(a: number[], b: number[]): number {
+  let s = 0;
+  let n = 0;
+  for (let i = 0; i < a.length; i += 4) {
+    for (let k = 0; k < 3; k++) {
+      s += Math.abs(a[i + k]! - b[i + k]!);
+      n++;
+    }
+  }
+  return s / n;
+}
