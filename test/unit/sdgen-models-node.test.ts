@@ -1,0 +1,3 @@
+import { defineModelSuite } from './sdgen-harness.ts';
+
+defineModelSuite('node');
