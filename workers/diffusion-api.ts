@@ -3,13 +3,30 @@
  * inference session and all heavy state; the page sends plain requests and gets plain results.
  */
 import type { Capabilities } from '../src/lib/models/capabilities.ts';
+import type { ModelManifest } from '../src/lib/models/manifests.ts';
+import type { DownloadProgress } from '../src/lib/models/download.ts';
+import type { StoredModel } from '../src/lib/models/store.ts';
 import type { Provider } from '../src/lib/models/provider.ts';
+import type { EraseRequest, EditDiagnostics } from '../src/lib/erasure/index.ts';
+
+/** A context map as versioned JSON (serializeContextMap). */
+export type SerializedContextMap = string;
+
+export interface DownloadRequest {
+  manifest: ModelManifest;
+  /** The app's base URL (document.baseURI): built-in models and the tokenizer are served under it. */
+  baseUrl: string;
+  /** Hugging Face access token for gated repos (never stored by the app). */
+  accessToken?: string;
+  /** Delete what is stored for this model and fetch everything again. */
+  restart?: boolean;
+}
 
 export interface LoadRequest {
-  /** URL of the pipeline folder (holding pipeline.json, text_encoder/, unet/, vae_decoder/). */
-  pipelineUrl: string;
-  /** URL of the tokenizer folder (tokenizer.json, tokenizer_config.json). */
-  tokenizerUrl: string;
+  /** A model already downloaded into browser storage (see `download`). */
+  manifest: ModelManifest;
+  /** The app's base URL (document.baseURI), for the tokenizer. */
+  baseUrl: string;
   preference: Provider | 'auto';
 }
 
@@ -35,6 +52,20 @@ export interface GenerateRequest {
   steps: number;
   /** Classifier-free guidance scale; ≤ 1 runs the conditional branch only. */
   guidance: number;
+  /** Apply the current edit (context map) to both guidance branches; false = the original model. */
+  edited?: boolean;
+}
+
+/** What an erasure did, in plain data (the map itself stays in the worker). */
+export interface EraseSummary {
+  method: EraseRequest['method'];
+  /** Milliseconds to compute the map, prompt encoding included. */
+  ms: number;
+  /** The final map's diagnostics (rank of M − I, condition number, movement of each vector). */
+  diagnostics: EditDiagnostics;
+  stages: { label: string; rank: number; conditionNumber: number }[];
+  /** The map, serialised: for share links, saving, and the CLI's format. */
+  map: SerializedContextMap;
 }
 
 export interface GenerateProgress {
@@ -54,8 +85,28 @@ export interface GenerateResult {
 export interface DiffusionWorkerApi {
   /** What the worker's environment offers (WebGPU adapter, isolation, cores). */
   probe(): Promise<Capabilities>;
+  /**
+   * Stream a model's files into browser storage (OPFS), resuming what a previous visit left.
+   * Rejects with the models layer's typed errors (QuotaError, GatedModelError, …), whose
+   * `.action` says what the user can do.
+   */
+  download(request: DownloadRequest, onProgress?: (p: DownloadProgress) => void): Promise<void>;
+  /** Abort a running download (it can be resumed later). */
+  abortDownload(): Promise<void>;
+  /** What browser storage holds. */
+  listStored(): Promise<StoredModel[]>;
+  deleteStored(modelId: string | 'all'): Promise<void>;
+  /** Create sessions for a stored model on the best engine here (or the one asked for). */
   load(request: LoadRequest): Promise<LoadResult>;
   generate(request: GenerateRequest, onProgress?: (p: GenerateProgress) => void): Promise<GenerateResult>;
+  /** Compute an erasure on the loaded model and make it the current edit. */
+  erase(request: EraseRequest): Promise<EraseSummary>;
+  /** Use a saved map as the current edit (e.g. from a share link); returns its rank. */
+  setEdit(map: SerializedContextMap | null): Promise<{ rank: number } | null>;
+  /** The current edit as W·M per projection, a diffusers-named safetensors file. */
+  exportEditedWeights(dtype: 'F32' | 'F16'): Promise<Uint8Array>;
+  /** Stop any running generation (it rejects with a CancelledError). */
+  cancel(): Promise<void>;
   /** Release all sessions. */
   unload(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 /**
  * The diffusion worker: owns the onnxruntime sessions of one Stable Diffusion pipeline (text
- * encoder, UNet, VAE decoder) and turns {prompt, seed} into an image. Exposed with comlink; the
- * page sees only `DiffusionWorkerApi`.
+ * encoder, UNet, VAE decoder) and the current edit, and turns {prompt, seed} into an image.
+ * Exposed with comlink; the page sees only `DiffusionWorkerApi`.
  */
 import * as Comlink from 'comlink';
 import { detectCapabilities } from '../src/lib/models/capabilities.ts';
@@ -9,24 +9,78 @@ import { chooseProvider } from '../src/lib/models/provider.ts';
 import { ClipPromptTokenizer } from '../src/lib/models/tokenizer.ts';
 import type { DiffusionWorkerApi, GenerateRequest, LoadRequest, LoadResult } from './diffusion-api.ts';
 import { createSession, loadOrt } from './ort-runtime.ts';
-import { fetchPipeline } from './pipeline-files.ts';
-import { runPipeline, type PipelineSessions } from './sd-pipeline.ts';
+import { loadStoredPipeline } from './pipeline-files.ts';
+import { downloadModel } from '../src/lib/models/download.ts';
+import { deleteAllStoredModels, deleteStoredModel, listStoredModels, openModelFile } from '../src/lib/models/store.ts';
+import type { ModelManifest } from '../src/lib/models/manifests.ts';
+import { encodeText, runPipeline, type PipelineSessions } from './sd-pipeline.ts';
+import { EditState } from './edit-state.ts';
+import { Cancellation } from './cancellation.ts';
 
-let loaded: PipelineSessions | null = null;
+let loaded: (PipelineSessions & { edits: EditState }) | null = null;
+const generations = new Cancellation();
+let downloading: AbortController | null = null;
 
 async function release(): Promise<void> {
+  generations.cancelAll();
   const l = loaded;
   loaded = null;
   if (l) await Promise.all([l.textEncoder.release(), l.unet.release(), l.vaeDecoder.release()]);
 }
 
+/**
+ * A built-in model is regenerated with the app (its files have no fixed size or checksum), so a
+ * stored copy is stale when the served pipeline.json differs from the stored one.
+ */
+async function builtinChanged(manifest: ModelManifest, baseUrl: string): Promise<boolean> {
+  if (manifest.source.kind !== 'builtin') return false;
+  const served = await fetch(new URL(`${manifest.source.path}pipeline.json`, baseUrl), { cache: 'no-store' }).then((r) => (r.ok ? r.text() : null));
+  const stored = await openModelFile(manifest.id, 'pipeline.json').then((b) => b.text()).catch(() => null);
+  return served !== null && stored !== null && served !== stored;
+}
+
+function requireLoaded() {
+  if (!loaded) throw new Error('No model is loaded yet: load one first.');
+  return loaded;
+}
+
 const api: DiffusionWorkerApi = {
   probe: detectCapabilities,
+
+  async download(request, onProgress) {
+    downloading?.abort();
+    const controller = (downloading = new AbortController());
+    const { manifest } = request;
+    try {
+      const restart = request.restart || (await builtinChanged(manifest, request.baseUrl));
+      await downloadModel(manifest, {
+        // Built-in models are served with the app; Hub models come from the Hub.
+        ...(manifest.source.kind === 'builtin' ? { baseUrl: new URL(manifest.source.path, request.baseUrl).href } : {}),
+        ...(request.accessToken ? { accessToken: request.accessToken } : {}),
+        ...(restart ? { restart: true } : {}),
+        ...(onProgress ? { onProgress } : {}),
+        signal: controller.signal,
+      });
+    } finally {
+      if (downloading === controller) downloading = null;
+    }
+  },
+
+  async abortDownload() {
+    downloading?.abort();
+  },
+
+  listStored: listStoredModels,
+
+  async deleteStored(modelId) {
+    if (modelId === 'all') await deleteAllStoredModels();
+    else await deleteStoredModel(modelId);
+  },
 
   async load(request: LoadRequest): Promise<LoadResult> {
     const t0 = performance.now();
     await release();
-    const files = await fetchPipeline(request.pipelineUrl, request.tokenizerUrl);
+    const files = await loadStoredPipeline(request.manifest, request.baseUrl);
     const choice = chooseProvider(await detectCapabilities(), files.config.requirements, request.preference);
     const ort = await loadOrt(choice.provider, choice.threads);
     const [textEncoder, unet, vaeDecoder] = [
@@ -35,7 +89,13 @@ const api: DiffusionWorkerApi = {
       await createSession(ort, 'VAE decoder', files.vaeDecoder, choice.provider),
     ];
     const tokenizer = new ClipPromptTokenizer(files.tokenizer, { padId: files.config.padTokenId });
-    loaded = { ort, choice, config: files.config, tokenizer, textEncoder, unet, vaeDecoder };
+    const sessions: PipelineSessions = { ort, choice, config: files.config, tokenizer, textEncoder, unet, vaeDecoder };
+    const edits = new EditState({
+      contextWidth: files.config.contextWidth,
+      encodePrompt: async (text) => ({ ids: tokenizer.encodePrompt(text).ids, hidden: await encodeText(sessions, text) }),
+      unetSources: files.unet,
+    });
+    loaded = { ...sessions, edits };
     return {
       provider: choice.provider,
       threads: choice.threads,
@@ -47,8 +107,34 @@ const api: DiffusionWorkerApi = {
   },
 
   async generate(request: GenerateRequest, onProgress) {
-    if (!loaded) throw new Error('No model is loaded yet: load one before generating.');
-    return runPipeline(loaded, request, onProgress);
+    const l = requireLoaded();
+    // A newer request supersedes this one: it stops at its next step with a CancelledError.
+    const token = generations.begin();
+    try {
+      return await runPipeline(l, request, {
+        onProgress,
+        checkCancelled: token.check,
+        context: (ctx, batch) => (request.edited ? l.edits.apply(ctx, batch) : ctx),
+      });
+    } finally {
+      generations.end(token);
+    }
+  },
+
+  async erase(request) {
+    return requireLoaded().edits.erase(request);
+  },
+
+  async setEdit(map) {
+    return requireLoaded().edits.set(map);
+  },
+
+  async exportEditedWeights(dtype) {
+    return requireLoaded().edits.exportWeights(dtype);
+  },
+
+  async cancel() {
+    generations.cancelAll();
   },
 
   unload: release,

@@ -1,11 +1,15 @@
 /**
- * Fetching a pipeline folder laid out like a diffusers ONNX export (text_encoder/, unet/,
- * vae_decoder/, pipeline.json) plus its tokenizer, and reading its config.
+ * A stored model (downloaded into OPFS by the models layer) as the worker needs it: the bytes of
+ * each ONNX file, the tokenizer, and a config read from the manifest and from the UNet itself
+ * (fp16 weights, packed-KV attention, context width), never assumed.
  */
 import type { ModelRequirements } from '../src/lib/models/provider.ts';
-import type { TokenizerFiles } from '../src/lib/models/tokenizer.ts';
+import { fetchTokenizerFiles, type TokenizerFiles } from '../src/lib/models/tokenizer.ts';
+import type { ManifestFile, ModelManifest } from '../src/lib/models/manifests.ts';
+import { fileWithRole } from '../src/lib/models/manifests.ts';
+import { openModelFile } from '../src/lib/models/store.ts';
+import { describeExecutionRequirements, findCrossAttentionSites, indexModel } from '../src/lib/onnx/index.ts';
 import type { SchedulerConfig, SchedulerName } from '../src/lib/diffusion/index.ts';
-import { SD1_SCHEDULER_CONFIG } from '../src/lib/diffusion/index.ts';
 import type { SessionSource } from './ort-runtime.ts';
 
 /** What the worker needs to know about a pipeline beyond its ONNX files. */
@@ -28,65 +32,67 @@ export interface PipelineFiles {
   vaeDecoder: SessionSource;
 }
 
-async function fetchOk(url: string): Promise<Response> {
-  let response: Response;
-  try {
-    response = await fetch(url);
-  } catch (e) {
-    throw new Error(`Could not fetch ${url}: ${(e as Error).message}. Check your connection and try again.`);
-  }
-  if (!response.ok) throw new Error(`Could not fetch ${url}: HTTP ${response.status} ${response.statusText}.`);
-  return response;
+async function storedBytes(manifest: ModelManifest, file: ManifestFile): Promise<Uint8Array> {
+  const blob = await openModelFile(manifest.id, file.path);
+  return new Uint8Array(await blob.arrayBuffer());
 }
 
-const bytes = async (url: string) => new Uint8Array(await (await fetchOk(url)).arrayBuffer());
-const json = async (url: string) => (await fetchOk(url)).json();
-
-/** The generator's pipeline.json → the worker's config (SD 1.x conventions: pad = EOS). */
-export function pipelineConfigFromJson(manifest: Record<string, unknown>): PipelineConfig {
-  const num = (k: string) => {
-    const v = manifest[k];
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`pipeline.json: '${k}' must be a number, got ${JSON.stringify(v)}`);
-    return v;
-  };
+/** The manifest's scheduler as the diffusion library's config. */
+function schedulerOf(manifest: ModelManifest): PipelineConfig['scheduler'] {
+  const s = manifest.scheduler;
   return {
-    contextWidth: num('d'),
-    latentSize: num('latentSize'),
-    vaeScalingFactor: num('vaeScalingFactor'),
-    padTokenId: typeof manifest.padTokenId === 'number' ? manifest.padTokenId : 49407,
-    requirements: {
-      float16: manifest.dtype === 'float16',
-      ...(manifest.style === 'fused-packed-kv'
-        ? { webgpuOnly: "its cross-attention uses MultiHeadAttention with packed K/V weights (MatMul_KV), which onnxruntime's WASM/CPU kernels do not implement" }
-        : {}),
+    name: s.name,
+    config: {
+      betaStart: s.betaStart,
+      betaEnd: s.betaEnd,
+      numTrainTimesteps: s.numTrainTimesteps,
+      stepsOffset: s.stepsOffset,
+      timestepSpacing: s.timestepSpacing,
     },
-    scheduler: { name: 'EulerDiscrete', config: { ...SD1_SCHEDULER_CONFIG } },
   };
 }
 
-/** Fetch everything a pipeline folder holds. `pipelineUrl` and `tokenizerUrl` end with '/'. */
-export async function fetchPipeline(pipelineUrl: string, tokenizerUrl: string): Promise<PipelineFiles> {
-  const manifest = (await json(new URL('pipeline.json', pipelineUrl).href)) as Record<string, unknown>;
-  const config = pipelineConfigFromJson(manifest);
-  const files = manifest.files as { textEncoder: string; unet: string; unetExternalData?: string; vaeDecoder: string };
-  const at = (path: string) => new URL(path, pipelineUrl).href;
-  const [tokenizerJson, tokenizerConfig, textEncoder, unet, vaeDecoder] = await Promise.all([
-    json(new URL('tokenizer.json', tokenizerUrl).href),
-    json(new URL('tokenizer_config.json', tokenizerUrl).href),
-    bytes(at(files.textEncoder)),
-    bytes(at(files.unet)),
-    bytes(at(files.vaeDecoder)),
-  ]);
-  const unetSource: SessionSource = { model: unet };
-  if (files.unetExternalData) {
-    const location = files.unetExternalData.split('/').pop()!;
-    unetSource.externalData = { [location]: await bytes(at(files.unetExternalData)) };
+/**
+ * Read a downloaded model from browser storage. `baseUrl` is the app's base URL, where the
+ * tokenizer is served. Throws the store's NotStoredError / PartialFileError when a file is
+ * missing or incomplete (their `.action` says: download it).
+ */
+export async function loadStoredPipeline(manifest: ModelManifest, baseUrl: string): Promise<PipelineFiles> {
+  const unetFile = fileWithRole(manifest, 'unet');
+  const unet: SessionSource = { model: await storedBytes(manifest, unetFile) };
+  const external = manifest.files.filter((f) => f.role === 'external_data' && f.path.startsWith('unet/'));
+  if (external.length) {
+    unet.externalData = {};
+    for (const f of external) unet.externalData[f.path.slice('unet/'.length)] = await storedBytes(manifest, f);
   }
+  // The UNet's own graph says what the engine must offer and how wide the context is.
+  const index = await indexModel(unet.model, unet.externalData ? { externalData: unet.externalData } : {});
+  const needs = describeExecutionRequirements(index);
+  const sites = findCrossAttentionSites(index);
+  const contextWidth = sites[0]!.contextDim;
+  if (manifest.contextWidth !== null && manifest.contextWidth !== contextWidth) {
+    throw new Error(
+      `The manifest of '${manifest.label}' says the context is ${manifest.contextWidth} wide, but its UNet reads ${contextWidth}: ` +
+        `the files do not belong together. Delete the stored model and download it again.`,
+    );
+  }
+  const [textEncoder, vaeDecoder, tokenizer] = await Promise.all([
+    storedBytes(manifest, fileWithRole(manifest, 'text_encoder')),
+    storedBytes(manifest, fileWithRole(manifest, 'vae_decoder')),
+    fetchTokenizerFiles(new URL(manifest.tokenizer.path, baseUrl)),
+  ]);
   return {
-    config,
-    tokenizer: { tokenizerJson, tokenizerConfig },
+    config: {
+      contextWidth,
+      latentSize: manifest.latentSize,
+      vaeScalingFactor: manifest.vaeScalingFactor,
+      padTokenId: manifest.tokenizer.padTokenId,
+      requirements: { float16: needs.float16, ...(needs.needsWebGpu && needs.reason ? { webgpuOnly: needs.reason } : {}) },
+      scheduler: schedulerOf(manifest),
+    },
+    tokenizer,
     textEncoder: { model: textEncoder },
-    unet: unetSource,
+    unet,
     vaeDecoder: { model: vaeDecoder },
   };
 }

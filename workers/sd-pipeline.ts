@@ -32,7 +32,7 @@ export interface PipelineSessions {
 }
 
 /** Text encoder output for one prompt: [1, 77, d] as float32. */
-async function encodeText(p: PipelineSessions, text: string): Promise<Float32Array> {
+export async function encodeText(p: PipelineSessions, text: string): Promise<Float32Array> {
   const { ids } = p.tokenizer.encodePrompt(text);
   const input = feed(p.ort, p.textEncoder, 'text encoder', 'input_ids', Float32Array.from(ids), [1, ids.length]);
   const out = await p.textEncoder.run({ input_ids: input });
@@ -72,19 +72,27 @@ function concat(a: Float32Array, b: Float32Array): Float32Array {
   return out;
 }
 
+export interface RunOptions {
+  onProgress?: (progress: GenerateProgress) => void;
+  /** Called between steps; throws to stop (a newer request superseded this one). */
+  checkCancelled?: () => void;
+  /**
+   * The context the UNet sees, from the text encoder's [batch,77,d] output: x·Mᵀ when an edit is
+   * active. Applied to both guidance branches, as editing the weights would.
+   */
+  context?: (hidden: Float32Array, batch: number) => Float32Array;
+}
+
 /** Generate one image. */
-export async function runPipeline(
-  p: PipelineSessions,
-  request: GenerateRequest,
-  onProgress?: (progress: GenerateProgress) => void,
-): Promise<GenerateResult> {
+export async function runPipeline(p: PipelineSessions, request: GenerateRequest, options: RunOptions = {}): Promise<GenerateResult> {
+  const { onProgress, checkCancelled = () => {}, context = (x: Float32Array) => x } = options;
   const t0 = performance.now();
   const { config } = p;
   const size = config.latentSize;
   const guided = request.guidance > 1;
 
-  const cond = await encodeText(p, request.prompt);
-  const uncond = guided ? await encodeText(p, request.negativePrompt ?? '') : null;
+  const cond = context(await encodeText(p, request.prompt), 1);
+  const uncond = guided ? context(await encodeText(p, request.negativePrompt ?? ''), 1) : null;
   const t1 = performance.now();
 
   const scheduler = createScheduler(config.scheduler.name, request.steps, config.scheduler.config);
@@ -98,6 +106,7 @@ export async function runPipeline(
   const batched = guided && (unetBatch === null || unetBatch === 2);
 
   for (let i = 0; i < scheduler.timesteps.length; i++) {
+    checkCancelled();
     const t = scheduler.timesteps[i]!;
     const x = scheduler.scaleModelInput(latents, i);
     let eps: Float32Array;
@@ -114,6 +123,7 @@ export async function runPipeline(
     latents = scheduler.step(eps, i, latents, scheduler.needsNoise ? generator.randn(shape) : undefined);
     onProgress?.({ step: i + 1, steps: scheduler.timesteps.length });
   }
+  checkCancelled();
   const t2 = performance.now();
 
   const vaeIn = feed(p.ort, p.vaeDecoder, 'VAE decoder', 'latent_sample', latentsToVaeInput(latents, config.vaeScalingFactor), shape);

@@ -17,3 +17,4 @@ export * from './progressive.ts';
 export * from './float16.ts';
 export * from './safetensors.ts';
 export * from './weights.ts';
+export * from './request.ts';
