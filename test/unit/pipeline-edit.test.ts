@@ -1,0 +1,114 @@
+/**
+ * The worker's generation code (workers/sd-pipeline.ts, edit-state.ts, cancellation.ts) on a
+ * generated pipeline in onnxruntime-node: seeds, edits applied as context maps, weight export,
+ * and cancellation.
+ */
+import { describe, expect, it } from 'vitest';
+import * as ort from 'onnxruntime-node';
+import { runPipeline } from '../../workers/sd-pipeline.ts';
+import { encodeText } from '../../workers/sd-pipeline.ts';
+import { EditState } from '../../workers/edit-state.ts';
+import { Cancellation, CancelledError } from '../../workers/cancellation.ts';
+import { readCrossAttentionProjections } from '../../workers/unet-projections.ts';
+import { findCrossAttentionSites, indexModel, patchSiteProjection, readSiteProjection, type ModelSources } from '../../src/lib/onnx/index.ts';
+import { denseMatrix, identityMap, readSafetensors, recoverContextMap, serializeContextMap } from '../../src/lib/erasure/index.ts';
+import { nodePipeline, tokenizer, type NodePipeline } from './pipeline-helpers.ts';
+
+const spec = { size: 'tiny', style: 'plain', seed: 3, latentSize: 16 } as const;
+const request = { prompt: 'a photo of a red car', seed: 1234, steps: 3, guidance: 5 };
+
+function editsFor(p: NodePipeline): EditState {
+  return new EditState({
+    contextWidth: p.config.contextWidth,
+    encodePrompt: async (text) => ({ ids: tokenizer.encodePrompt(text).ids, hidden: await encodeText(p, text) }),
+    unetSources: p.unetSources,
+  });
+}
+
+const meanAbs = (a: Uint8ClampedArray, b: Uint8ClampedArray) => a.reduce((s, x, i) => s + Math.abs(x - b[i]!), 0) / a.length;
+
+describe('generation in the worker pipeline', () => {
+  it('gives the same image for the same seed, and another for another seed', async () => {
+    const p = await nodePipeline(spec);
+    const a = await runPipeline(p, request);
+    const b = await runPipeline(p, request);
+    const c = await runPipeline(p, { ...request, seed: 1235 });
+    expect(a.width).toBe(128);
+    expect(Array.from(a.rgba)).toEqual(Array.from(b.rgba));
+    expect(meanAbs(a.rgba, c.rgba)).toBeGreaterThan(5);
+  });
+
+  it('changes the image exactly as editing the weights with W·M would', async () => {
+    const p = await nodePipeline(spec);
+    const edits = editsFor(p);
+    const summary = await edits.erase({ method: 'uce', erase: ['car'], preserve: ['bus'] });
+    expect(summary.diagnostics.rank).toBe(1);
+
+    // The same edit made the slow way: every to_k/to_v replaced by W·M (ONNX stores Wᵀ: Mᵀ·W_onnx).
+    const M = denseMatrix(edits.map!);
+    const d = p.config.contextWidth;
+    let sources: ModelSources = p.unetSources;
+    const index = await indexModel(sources.model);
+    for (const site of findCrossAttentionSites(index)) {
+      for (const which of ['k', 'v'] as const) {
+        const w = await readSiteProjection(site, which, p.unetSources);
+        const out = new Float32Array(w.rows * w.cols);
+        for (let i = 0; i < d; i++) {
+          for (let o = 0; o < w.cols; o++) {
+            let s = 0;
+            for (let k = 0; k < d; k++) s += M[k * d + i]! * w.data[k * w.cols + o]!;
+            out[i * w.cols + o] = s;
+          }
+        }
+        sources = await patchSiteProjection(site, which, out, sources);
+      }
+    }
+    const patched = await nodePipeline(spec, sources.model as Uint8Array);
+
+    const byMap = await runPipeline(p, request, { context: (x, batch) => edits.apply(x, batch) });
+    const byWeights = await runPipeline(patched, request);
+    const original = await runPipeline(p, request);
+    expect(meanAbs(byMap.rgba, byWeights.rgba)).toBeLessThan(0.05);
+    expect(meanAbs(byMap.rgba, original.rgba)).toBeGreaterThan(1);
+  });
+
+  it('exports the edit as diffusers-named safetensors whose M is recovered exactly', async () => {
+    const p = await nodePipeline(spec);
+    const edits = editsFor(p);
+    await edits.erase({ method: 'rece', erase: ['car'], preset: 'easyObjects', rounds: 2 });
+    const file = readSafetensors(await edits.exportWeights('F32'));
+    expect(file.tensors.size).toBe(32);
+    expect(file.tensors.has('down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight')).toBe(true);
+    const recovered = recoverContextMap(await readCrossAttentionProjections(p.unetSources), file.tensors);
+    expect(recovered.shared).toBe(true);
+    expect(recovered.residualOfEdit).toBeLessThan(1e-3);
+    const M = denseMatrix(edits.map!);
+    const R = denseMatrix(recovered.map);
+    const err = Math.max(...Array.from(M, (x, i) => Math.abs(x - R[i]!)));
+    expect(err).toBeLessThan(1e-3);
+  });
+
+  it('refuses a saved edit made for another context width, with a way out', async () => {
+    const p = await nodePipeline(spec);
+    const edits = editsFor(p);
+    const wide = serializeContextMap(identityMap(768));
+    expect(() => edits.set(wide)).toThrow(/context width 768.*has 32.*Load the model it was made with/);
+  });
+
+  it('stops a running generation when a newer one starts', async () => {
+    const p = await nodePipeline(spec);
+    const gens = new Cancellation();
+    const first = gens.begin();
+    const running = runPipeline(p, { ...request, steps: 20 }, { checkCancelled: first.check });
+    const second = gens.begin();
+    await expect(running).rejects.toBeInstanceOf(CancelledError);
+    const image = await runPipeline(p, request, { checkCancelled: second.check });
+    expect(image.rgba.length).toBe(128 * 128 * 4);
+    gens.end(first);
+    gens.end(second);
+    expect(gens.active).toBe(0);
+  });
+});
+
+// Keep onnxruntime-node's import alive for the session types the helpers create.
+void ort;

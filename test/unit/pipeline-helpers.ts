@@ -1,0 +1,47 @@
+/**
+ * The worker's pipeline code (workers/sd-pipeline.ts) running in Node on onnxruntime-node, over
+ * models the generator writes: same code path as the browser, without a browser.
+ */
+import * as ort from 'onnxruntime-node';
+import { readFileSync } from 'node:fs';
+import { generateTextEncoder, generateUnet, generateVaeDecoder, type PipelineSpec } from '../../tools/sdgen/index.ts';
+import { ClipPromptTokenizer } from '../../src/lib/models/tokenizer.ts';
+import { SD1_SCHEDULER_CONFIG } from '../../src/lib/diffusion/index.ts';
+import type { PipelineSessions } from '../../workers/sd-pipeline.ts';
+import type { Ort } from '../../workers/ort-runtime.ts';
+import type { ModelSources } from '../../src/lib/onnx/index.ts';
+
+export const tokenizer = new ClipPromptTokenizer({
+  tokenizerJson: JSON.parse(readFileSync('public/tokenizers/clip/tokenizer.json', 'utf8')),
+  tokenizerConfig: JSON.parse(readFileSync('public/tokenizers/clip/tokenizer_config.json', 'utf8')),
+});
+
+export interface NodePipeline extends PipelineSessions {
+  unetSources: ModelSources;
+}
+
+/** Sessions for a generated tiny pipeline; `unetBytes` replaces the UNet (e.g. patched weights). */
+export async function nodePipeline(spec: PipelineSpec, unetBytes?: Uint8Array): Promise<NodePipeline> {
+  const te = generateTextEncoder(spec);
+  const unet = generateUnet(spec);
+  const vae = generateVaeDecoder(spec);
+  const model = unetBytes ?? unet.model;
+  const create = (bytes: Uint8Array) => ort.InferenceSession.create(bytes);
+  return {
+    ort: ort as unknown as Ort,
+    choice: { provider: 'wasm', threads: 1, reason: 'node test' },
+    config: {
+      contextWidth: te.config.hidden,
+      latentSize: spec.latentSize ?? 16,
+      vaeScalingFactor: 0.18215,
+      padTokenId: 49407,
+      requirements: { float16: spec.dtype === 'float16' },
+      scheduler: { name: 'EulerDiscrete', config: { ...SD1_SCHEDULER_CONFIG } },
+    },
+    tokenizer,
+    textEncoder: (await create(te.model)) as never,
+    unet: (await create(model)) as never,
+    vaeDecoder: (await create(vae.model)) as never,
+    unetSources: { model },
+  };
+}
