@@ -4,6 +4,8 @@
  * static batch 2 for guidance).
  */
 
+import { floatToHalf, halfToFloat } from '../onnx/fp16.ts';
+
 /** One input or output as onnxruntime reports it (`session.inputMetadata`). */
 export interface TensorMeta {
   name: string;
@@ -62,44 +64,6 @@ export function staticBatch(meta: TensorMeta): number | null {
   return typeof b === 'number' && b > 0 ? b : null;
 }
 
-/** float32 → IEEE half bits, round to nearest even (for fp16 model inputs). */
-export function float32ToFloat16Bits(value: number): number {
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  f[0] = value;
-  const x = u[0]!;
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf / nan
-  let e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00; // overflow → inf
-  if (e <= 0) {
-    if (e < -10) return sign; // underflow → ±0
-    mant |= 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    let r = mant >> shift;
-    const rem = mant & ((1 << shift) - 1);
-    if (rem > half || (rem === half && (r & 1))) r++;
-    return sign | r;
-  }
-  let r = (e << 10) | (mant >> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (r & 1))) r++;
-  return sign | r;
-}
-
-/** IEEE half bits → float32 value. */
-export function float16BitsToFloat32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
-
 /** Convert float32 values to the data array of a tensor of type `type`. */
 export function castFloats(values: Float32Array, type: string): TensorData {
   switch (type) {
@@ -107,7 +71,7 @@ export function castFloats(values: Float32Array, type: string): TensorData {
       return values;
     case 'float16': {
       const out = new Uint16Array(values.length);
-      for (let i = 0; i < values.length; i++) out[i] = float32ToFloat16Bits(values[i]!);
+      for (let i = 0; i < values.length; i++) out[i] = floatToHalf(values[i]!);
       return out;
     }
     case 'int64':
@@ -125,7 +89,7 @@ export function toFloat32(data: ArrayLike<number> | Uint16Array, type: string): 
   if (type === 'float32') return data instanceof Float32Array ? data : Float32Array.from(data);
   if (type === 'float16') {
     // Float16Array (Chromium ≥ 135) already holds numbers; Uint16Array holds raw bits.
-    if (data instanceof Uint16Array) return Float32Array.from(data, float16BitsToFloat32);
+    if (data instanceof Uint16Array) return Float32Array.from(data, halfToFloat);
     return Float32Array.from(data);
   }
   throw new ModelInputError(`Output type '${type}' cannot be read as float32.`);

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { chooseProvider, UnsupportedModelError, wasmThreads } from '../../src/lib/models/provider.ts';
+import type { Capabilities, GpuCapabilities } from '../../src/lib/models/capabilities.ts';
+
+const gpu = (over: Partial<GpuCapabilities> = {}): GpuCapabilities => ({
+  api: true, adapter: true, vendor: 'nvidia', architecture: 'hopper', description: 'H100', isFallbackAdapter: false,
+  shaderF16: true, maxBufferSize: 2 ** 32, maxStorageBufferBindingSize: 2 ** 31, ...over,
+});
+const caps = (g: GpuCapabilities, isolated = true, cores = 8): Capabilities => ({
+  gpu: g, crossOriginIsolated: isolated, cores, deviceMemoryGiB: 8, storage: null,
+});
+const PACKED = 'attn2 uses MultiHeadAttention with packed KV';
+
+describe('chooseProvider', () => {
+  it('picks WebGPU when the adapter has what the model needs', () => {
+    const c = chooseProvider(caps(gpu()), { float16: true });
+    expect(c.provider).toBe('webgpu');
+    expect(c.reason).toMatch(/H100/);
+  });
+
+  it('falls back to WASM for an fp16 model without shader-f16, and says why', () => {
+    const c = chooseProvider(caps(gpu({ shaderF16: false })), { float16: true });
+    expect(c.provider).toBe('wasm');
+    expect(c.reason).toMatch(/lacks shader-f16/);
+    expect(c.threads).toBe(4);
+  });
+
+  it('prefers WASM over a software adapter such as SwiftShader', () => {
+    const c = chooseProvider(caps(gpu({ isFallbackAdapter: true, architecture: 'swiftshader', shaderF16: false })), { float16: false });
+    expect(c.provider).toBe('wasm');
+    expect(c.reason).toMatch(/software fallback \(swiftshader\)/);
+  });
+
+  it('uses one WASM thread without cross-origin isolation, and says so', () => {
+    const c = chooseProvider(caps(gpu({ adapter: false, problem: 'No adapter.' }), false), { float16: false });
+    expect(c).toMatchObject({ provider: 'wasm', threads: 1 });
+    expect(c.reason).toMatch(/not cross-origin isolated/);
+    expect(wasmThreads({ crossOriginIsolated: true, cores: 2 })).toBe(1);
+    expect(wasmThreads({ crossOriginIsolated: true, cores: 16 })).toBe(4);
+  });
+
+  it('refuses a packed-KV model on WASM with a message that says what to do', () => {
+    expect(() => chooseProvider(caps(gpu()), { float16: false, webgpuOnly: PACKED }, 'wasm')).toThrow(UnsupportedModelError);
+    expect(() => chooseProvider(caps(gpu()), { float16: false, webgpuOnly: PACKED }, 'wasm')).toThrow(/cannot run on WASM: attn2 uses.*Choose WebGPU/);
+    expect(() => chooseProvider(caps(gpu({ adapter: false, problem: 'No WebGPU adapter.' })), { float16: false, webgpuOnly: PACKED })).toThrow(
+      /needs WebGPU: attn2 uses.*No WebGPU adapter\..*Chrome or Edge/,
+    );
+    // A software adapter still runs it (slowly): WebGPU is the only engine that can.
+    const c = chooseProvider(caps(gpu({ isFallbackAdapter: true, shaderF16: false })), { float16: false, webgpuOnly: PACKED });
+    expect(c.provider).toBe('webgpu');
+  });
+
+  it('refuses WebGPU for an fp16 model without shader-f16 when asked for it', () => {
+    expect(() => chooseProvider(caps(gpu({ shaderF16: false })), { float16: true }, 'webgpu')).toThrow(/lacks shader-f16.*Choose WASM or Auto/);
+  });
+});
