@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from '../../src/lib/erasure/float16.ts';
+import { bfloat16ToFloat as bfloat16BitsToFloat32, halfToFloat as float16BitsToFloat32, floatToBfloat16 as float32ToBfloat16Bits, floatToHalf as float32ToFloat16Bits } from '../../src/lib/onnx/fp16.ts';
 import { readSafetensors, writeSafetensors } from '../../src/lib/erasure/safetensors.ts';
 import {
   diffusersWeightName, exportEditedWeights, gramOfProjections, materializeWeight, recoverContextMap, type ProjectionWeight,

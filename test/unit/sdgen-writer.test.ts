@@ -3,7 +3,7 @@ import * as ort from 'onnxruntime-node';
 import protobuf from 'protobufjs/minimal.js';
 import { GraphBuilder, attr, encodeModel } from '../../tools/sdgen/onnx-writer.ts';
 import { DataType } from '../../src/lib/onnx/schema.ts';
-import { fromHalfBits, toHalfArray, toHalfBits } from '../../tools/sdgen/fp16.ts';
+import { halfToFloat as fromHalfBits, float32ToHalfBits as toHalfArray, floatToHalf as toHalfBits } from '../../src/lib/onnx/fp16.ts';
 
 /** y = LeakyRelu(Transpose(x·W + c)) with W, c as given; x [batch, 3]. */
 function smallGraph(): GraphBuilder {

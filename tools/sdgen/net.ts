@@ -5,7 +5,7 @@
  */
 import { DataType } from '../../src/lib/onnx/schema.ts';
 import { GraphBuilder, attr, type AttrValue, type TensorData } from './onnx-writer.ts';
-import { toHalfArray } from './fp16.ts';
+import { float32ToHalfBits as toHalfArray } from '../../src/lib/onnx/fp16.ts';
 import { normalFor } from './rng.ts';
 import type { ComputeDtype } from './config.ts';
 

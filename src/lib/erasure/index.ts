@@ -14,7 +14,6 @@ export * from './uce.ts';
 export * from './time.ts';
 export * from './rece.ts';
 export * from './progressive.ts';
-export * from './float16.ts';
 export * from './safetensors.ts';
 export * from './weights.ts';
 export * from './request.ts';

@@ -7,7 +7,8 @@
  * starts 8-byte aligned, as the reference implementation does. The reader checks that offsets
  * match shape × dtype size, stay inside the file and tile the buffer without holes or overlaps.
  */
-import { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from './float16.ts';
+// The one fp16/bf16 codec of the project (a dependency-free numeric leaf; see README, Design).
+import { bfloat16ToFloat as bfloat16BitsToFloat32, halfToFloat as float16BitsToFloat32, floatToBfloat16 as float32ToBfloat16Bits, floatToHalf as float32ToFloat16Bits } from '../onnx/fp16.ts';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 const BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };

@@ -70,3 +70,23 @@ function halfTable(): Float32Array {
   }
   return table;
 }
+
+/** Encodes float32 values as binary16 bit patterns (round to nearest even). */
+export function float32ToHalfBits(values: Float32Array, out = new Uint16Array(values.length)): Uint16Array {
+  for (let i = 0; i < values.length; i++) out[i] = floatToHalf(values[i]);
+  return out;
+}
+
+/** Encodes a number as bfloat16 bits: the upper half of its float32, rounded to nearest even. */
+export function floatToBfloat16(value: number): number {
+  f32[0] = value;
+  const x = u32[0];
+  if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff) return (x >>> 16) | 0x40; // keep NaN a NaN
+  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/** Decodes bfloat16 bits to a number. */
+export function bfloat16ToFloat(b: number): number {
+  u32[0] = (b & 0xffff) << 16;
+  return f32[0];
+}
