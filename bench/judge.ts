@@ -1,20 +1,21 @@
 /**
  * Time one judgement (<OD> + <MORE_DETAILED_CAPTION> + grounding) of the judge worker on the tiny
  * Florence-2-shaped model in Chromium, on WASM and on WebGPU (SwiftShader where there is no GPU).
- * Needs the browser-test build: run `npx vitest run --project browser test/browser/judge-worker.test.ts`
- * once first (it builds test/output/dist and writes the tiny model into it).
+ * Builds the app with its harness pages into bench/output/app and writes the tiny model there.
  *
  *   npx tsx bench/judge.ts
  *
  * The tiny model's cost says nothing about the real one's (0.23B parameters, 768² images); it
  * measures the fixed overhead of the path (worker, transformers.js, session runs per token).
  */
-import { existsSync } from 'node:fs';
 import { launchChromium } from '../test/browser/chromium.ts';
 import { serveStatic } from '../test/browser/static-server.ts';
+import { buildTestApp } from '../test/browser/global-setup.ts';
+import { writeTinyFlorence } from '../tools/florence-gen/index.ts';
 
-const dist = 'test/output/dist';
-if (!existsSync(`${dist}/judge-test/florence-tiny/config.json`)) throw new Error(`No tiny model in ${dist}: run the judge browser test once to build it.`);
+const dist = 'bench/output/app';
+await buildTestApp(dist);
+await writeTinyFlorence(`${dist}/judge-test/florence-tiny`);
 const server = await serveStatic(dist, { isolation: true });
 const browser = await launchChromium();
 for (const device of ['wasm', 'webgpu'] as const) {

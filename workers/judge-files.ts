@@ -68,16 +68,12 @@ export interface JudgeSource {
 export const FLORENCE_2_BASE_FT: JudgeSource = { id: 'florence-2-base-ft', label: 'Florence-2 base (fine-tuned)', repo: 'onnx-community/Florence-2-base-ft', revision: 'main' };
 
 /**
- * The manifest the download layer stores a mix with. The store's validator (manifests.ts) only
- * knows Stable Diffusion pipelines and requires a text_encoder, unet and vae_decoder role, so
- * the graphs carry those roles as storage labels only (embed_tokens/encoder → text_encoder,
- * decoder → unet, vision encoder → vae_decoder) and the SD run fields are neutral. This manifest
- * is never offered to the diffusion worker. TODO(lead): give ModelManifest a `kind` so judge
- * models validate on their own terms, then drop these labels.
+ * The manifest the download layer stores a mix with: kind 'florence-2', a file set of 'onnx'
+ * graphs and configs. Its Stable Diffusion run fields (scheduler, latent size, …) are required by
+ * the type but unused and not validated for this kind; it is never offered to the diffusion worker.
  */
 export function judgeManifest(source: JudgeSource, mix: DtypeMix): ModelManifest {
-  const role = (p: string): ManifestFile['role'] =>
-    p.includes('decoder_model') ? 'unet' : p.includes('vision_encoder') ? 'vae_decoder' : p.endsWith('.onnx') ? 'text_encoder' : 'config';
+  const role = (p: string): ManifestFile['role'] => (p.endsWith('.onnx') ? 'onnx' : 'config');
   const files: ManifestFile[] = [...CONFIG_PATHS, ...onnxPaths(mix)].map((path) => ({
     path,
     role: role(path),
@@ -86,6 +82,7 @@ export function judgeManifest(source: JudgeSource, mix: DtypeMix): ModelManifest
     sha256: 'unknown',
   }));
   return {
+    kind: 'florence-2',
     id: source.id,
     label: source.label,
     source: { kind: 'hub', repo: source.repo, revision: source.revision },

@@ -143,3 +143,15 @@ describe('manifestFromFiles (files dropped by the user)', () => {
     expect(roleOfPath('scheduler/scheduler_config.json')).toBe('config');
   });
 });
+
+describe('manifest kinds', () => {
+  it('validates a Florence-2 manifest as a file set, and still requires the SD parts of a pipeline', async () => {
+    const { judgeManifest, FLORENCE_2_BASE_FT } = await import('../../workers/judge-files.ts');
+    const { dtypeMix } = await import('../../workers/judge-files.ts');
+    const m = judgeManifest(FLORENCE_2_BASE_FT, dtypeMix('wasm', false));
+    expect(validateManifest(m).kind).toBe('florence-2');
+    expect(m.files.filter((f) => f.role === 'onnx').length).toBe(4);
+    expect(() => validateManifest({ ...m, kind: 'stable-diffusion' })).toThrow(/files has no text_encoder/);
+    expect(() => validateManifest({ ...m, kind: 'gpt' })).toThrow(/kind must be 'stable-diffusion' or 'florence-2'/);
+  });
+});

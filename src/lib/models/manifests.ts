@@ -12,7 +12,10 @@ import tiny from './manifests/tiny.json' with { type: 'json' };
 import { isSha256Hex } from './checksum.ts';
 
 /** What a file is for in the pipeline. */
-export type FileRole = 'text_encoder' | 'unet' | 'vae_decoder' | 'external_data' | 'config';
+export type FileRole = 'text_encoder' | 'unet' | 'vae_decoder' | 'external_data' | 'config' | 'onnx';
+
+/** What a manifest describes: a Stable Diffusion pipeline (default) or the Florence-2 judge. */
+export type ModelKind = 'stable-diffusion' | 'florence-2';
 
 /** One file of a model. Unknown size or checksum is said plainly: 'unknown', never a guess. */
 export interface ManifestFile {
@@ -48,6 +51,8 @@ export interface ManifestScheduler {
 
 /** A model manifest (see manifests/*.json for the built-in ones). */
 export interface ModelManifest {
+  /** 'stable-diffusion' when absent. A Florence-2 manifest is a file set: its pipeline fields are unused. */
+  kind?: ModelKind;
   /** Storage key: lower-case letters, digits, '-', '_', '.'. */
   id: string;
   label: string;
@@ -92,7 +97,7 @@ export const REQUIRED_PARTS: readonly { role: FileRole; path: string }[] = [
   { role: 'vae_decoder', path: 'vae_decoder/model.onnx' },
 ];
 
-const ROLES: readonly FileRole[] = ['text_encoder', 'unet', 'vae_decoder', 'external_data', 'config'];
+const ROLES: readonly FileRole[] = ['text_encoder', 'unet', 'vae_decoder', 'external_data', 'config', 'onnx'];
 const SCHEDULERS = ['EulerDiscrete', 'EulerAncestralDiscrete', 'DDIM', 'DPMSolverMultistep'];
 const SPACINGS = ['linspace', 'leading', 'trailing'];
 
@@ -168,6 +173,10 @@ export function validateManifest(x: unknown, label = 'The model manifest'): Mode
   if (typeof x.id !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,99}$/.test(x.id)) {
     p.push(`id must be 1–100 lower-case letters, digits, '.', '_' or '-' (got ${JSON.stringify(x.id)})`);
   }
+  if (x.kind !== undefined && x.kind !== 'stable-diffusion' && x.kind !== 'florence-2') {
+    p.push(`kind must be 'stable-diffusion' or 'florence-2' (got ${JSON.stringify(x.kind)})`);
+  }
+  const pipeline = x.kind !== 'florence-2';
   if (typeof x.label !== 'string' || x.label.trim() === '') p.push('label must be a non-empty string');
   if (typeof x.about !== 'string') p.push('about must be a string (say what these files are)');
   p.push(...sourceProblems(x.source));
@@ -177,13 +186,13 @@ export function validateManifest(x: unknown, label = 'The model manifest'): Mode
     const paths = x.files.map((f) => (isObj(f) ? f.path : undefined));
     const dup = paths.find((q, i) => paths.indexOf(q) !== i);
     if (dup !== undefined) p.push(`files lists '${String(dup)}' twice`);
-    for (const part of REQUIRED_PARTS) {
+    for (const part of pipeline ? REQUIRED_PARTS : []) {
       if (!x.files.some((f) => isObj(f) && f.role === part.role)) p.push(`files has no ${part.role} (expected e.g. '${part.path}')`);
     }
     const sum = x.files.reduce((s: number, f) => s + (isObj(f) && isPosInt(f.approxSize) ? f.approxSize : 0), 0);
     if (x.approxDownloadBytes !== sum) p.push(`approxDownloadBytes must be the sum of the files' approxSize (${sum}, got ${JSON.stringify(x.approxDownloadBytes)})`);
   }
-  p.push(...runProblems(x));
+  if (pipeline) p.push(...runProblems(x));
   if (p.length) throw new ManifestError(label, p);
   return x as unknown as ModelManifest;
 }
