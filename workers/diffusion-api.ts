@@ -8,6 +8,7 @@ import type { DownloadProgress } from '../src/lib/models/download.ts';
 import type { StoredModel } from '../src/lib/models/store.ts';
 import type { Provider } from '../src/lib/models/provider.ts';
 import type { EraseRequest, EditDiagnostics } from '../src/lib/erasure/index.ts';
+import type { ImportSummary } from './edit-state.ts';
 
 /** A context map as versioned JSON (serializeContextMap). */
 export type SerializedContextMap = string;
@@ -103,6 +104,11 @@ export interface DiffusionWorkerApi {
   erase(request: EraseRequest): Promise<EraseSummary>;
   /** Use a saved map as the current edit (e.g. from a share link); returns its rank. */
   setEdit(map: SerializedContextMap | null): Promise<{ rank: number } | null>;
+  /**
+   * Import a published edit (safetensors, diffusers names, [out, in]): as a context map when one
+   * shared M explains it, else by patching the UNet's weights (a second UNet session).
+   */
+  importEditedWeights(bytes: Uint8Array): Promise<ImportSummary>;
   /** The current edit as W·M per projection, a diffusers-named safetensors file. */
   exportEditedWeights(dtype: 'F32' | 'F16'): Promise<Uint8Array>;
   /** Stop any running generation (it rejects with a CancelledError). */

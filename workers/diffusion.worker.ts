@@ -8,7 +8,7 @@ import { detectCapabilities } from '../src/lib/models/capabilities.ts';
 import { chooseProvider } from '../src/lib/models/provider.ts';
 import { ClipPromptTokenizer } from '../src/lib/models/tokenizer.ts';
 import type { DiffusionWorkerApi, GenerateRequest, LoadRequest, LoadResult } from './diffusion-api.ts';
-import { createSession, loadOrt } from './ort-runtime.ts';
+import { createSession, loadOrt, type Session } from './ort-runtime.ts';
 import { loadStoredPipeline } from './pipeline-files.ts';
 import { downloadModel } from '../src/lib/models/download.ts';
 import { deleteAllStoredModels, deleteStoredModel, listStoredModels, openModelFile } from '../src/lib/models/store.ts';
@@ -17,7 +17,7 @@ import { encodeText, runPipeline, type PipelineSessions } from './sd-pipeline.ts
 import { EditState } from './edit-state.ts';
 import { Cancellation } from './cancellation.ts';
 
-let loaded: (PipelineSessions & { edits: EditState }) | null = null;
+let loaded: (PipelineSessions & { edits: EditState; editedUnet: Session | null }) | null = null;
 const generations = new Cancellation();
 let downloading: AbortController | null = null;
 
@@ -25,7 +25,7 @@ async function release(): Promise<void> {
   generations.cancelAll();
   const l = loaded;
   loaded = null;
-  if (l) await Promise.all([l.textEncoder.release(), l.unet.release(), l.vaeDecoder.release()]);
+  if (l) await Promise.all([l.textEncoder.release(), l.unet.release(), l.vaeDecoder.release(), l.editedUnet?.release()]);
 }
 
 /**
@@ -37,6 +37,18 @@ async function builtinChanged(manifest: ModelManifest, baseUrl: string): Promise
   const served = await fetch(new URL(`${manifest.source.path}pipeline.json`, baseUrl), { cache: 'no-store' }).then((r) => (r.ok ? r.text() : null));
   const stored = await openModelFile(manifest.id, 'pipeline.json').then((b) => b.text()).catch(() => null);
   return served !== null && stored !== null && served !== stored;
+}
+
+async function dropEditedUnet(l: NonNullable<typeof loaded>): Promise<void> {
+  const s = l.editedUnet;
+  l.editedUnet = null;
+  await s?.release();
+}
+
+async function bytesOf(files: Record<string, ArrayBuffer | Uint8Array | Blob>): Promise<Record<string, Uint8Array>> {
+  const out: Record<string, Uint8Array> = {};
+  for (const [k, v] of Object.entries(files)) out[k] = v instanceof Uint8Array ? v : new Uint8Array(v instanceof Blob ? await v.arrayBuffer() : v);
+  return out;
 }
 
 function requireLoaded() {
@@ -95,7 +107,7 @@ const api: DiffusionWorkerApi = {
       encodePrompt: async (text) => ({ ids: tokenizer.encodePrompt(text).ids, hidden: await encodeText(sessions, text) }),
       unetSources: files.unet,
     });
-    loaded = { ...sessions, edits };
+    loaded = { ...sessions, edits, editedUnet: null };
     return {
       provider: choice.provider,
       threads: choice.threads,
@@ -110,8 +122,10 @@ const api: DiffusionWorkerApi = {
     const l = requireLoaded();
     // A newer request supersedes this one: it stops at its next step with a CancelledError.
     const token = generations.begin();
+    // An imported edit that is no shared map runs on its own patched UNet session.
+    const sessions = request.edited && l.editedUnet ? { ...l, unet: l.editedUnet } : l;
     try {
-      return await runPipeline(l, request, {
+      return await runPipeline(sessions, request, {
         onProgress,
         checkCancelled: token.check,
         context: (ctx, batch) => (request.edited ? l.edits.apply(ctx, batch) : ctx),
@@ -122,11 +136,34 @@ const api: DiffusionWorkerApi = {
   },
 
   async erase(request) {
-    return requireLoaded().edits.erase(request);
+    const l = requireLoaded();
+    await dropEditedUnet(l);
+    return l.edits.erase(request);
   },
 
   async setEdit(map) {
-    return requireLoaded().edits.set(map);
+    const l = requireLoaded();
+    await dropEditedUnet(l);
+    return l.edits.set(map);
+  },
+
+  async importEditedWeights(bytes) {
+    const l = requireLoaded();
+    await dropEditedUnet(l);
+    const summary = await l.edits.importWeights(bytes);
+    if (l.edits.patchedUnet) {
+      const { model, externalData } = l.edits.patchedUnet;
+      l.editedUnet = await createSession(
+        l.ort,
+        'edited UNet',
+        {
+          model: model instanceof Uint8Array ? model : new Uint8Array(await new Blob([model]).arrayBuffer()),
+          ...(externalData ? { externalData: await bytesOf(externalData) } : {}),
+        },
+        l.choice.provider,
+      );
+    }
+    return summary;
   },
 
   async exportEditedWeights(dtype) {

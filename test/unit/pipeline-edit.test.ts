@@ -11,7 +11,7 @@ import { EditState } from '../../workers/edit-state.ts';
 import { Cancellation, CancelledError } from '../../workers/cancellation.ts';
 import { readCrossAttentionProjections } from '../../workers/unet-projections.ts';
 import { findCrossAttentionSites, indexModel, patchSiteProjection, readSiteProjection, type ModelSources } from '../../src/lib/onnx/index.ts';
-import { denseMatrix, identityMap, readSafetensors, recoverContextMap, serializeContextMap } from '../../src/lib/erasure/index.ts';
+import { denseMatrix, identityMap, readSafetensors, recoverContextMap, serializeContextMap, writeSafetensors } from '../../src/lib/erasure/index.ts';
 import { nodePipeline, tokenizer, type NodePipeline } from './pipeline-helpers.ts';
 
 const spec = { size: 'tiny', style: 'plain', seed: 3, latentSize: 16 } as const;
@@ -86,6 +86,38 @@ describe('generation in the worker pipeline', () => {
     const R = denseMatrix(recovered.map);
     const err = Math.max(...Array.from(M, (x, i) => Math.abs(x - R[i]!)));
     expect(err).toBeLessThan(1e-3);
+  });
+
+  it('imports a published edit: as a context map when one M explains it, else by patching weights', async () => {
+    const p = await nodePipeline(spec);
+    const maker = editsFor(p);
+    await maker.erase({ method: 'uce', erase: ['car'], preserve: ['bus'] });
+    const published = await maker.exportWeights('F32');
+
+    const shared = await editsFor(p).importWeights(published);
+    expect(shared).toMatchObject({ mode: 'map', tensors: 32 });
+    expect(shared.residual).toBeLessThan(1e-3);
+
+    // A per-layer edit (each projection scaled differently) is not W·M for one M.
+    const file = readSafetensors(published);
+    const tensors: Record<string, { name: string; shape: number[]; data: Float32Array }> = {};
+    let l = 0;
+    for (const [name, t] of file.tensors) tensors[name] = { name, shape: t.shape, data: t.data.map((x) => x * (1 + 0.3 * Math.sin(++l))) };
+    const perLayer = writeSafetensors(Object.values(tensors));
+    const edits = editsFor(p);
+    const patched = await edits.importWeights(perLayer);
+    expect(patched.mode).toBe('weights');
+    expect(edits.map).toBeNull();
+    const name = 'up_blocks.1.attentions.0.transformer_blocks.0';
+    const site = findCrossAttentionSites(await indexModel(edits.patchedUnet!.model)).find((x) => x.name === name)!;
+    const w = await readSiteProjection(site, 'v', edits.patchedUnet!);
+    const t = tensors[`${name}.attn2.to_v.weight`]!;
+    expect(w.data[3 * w.cols + 5]).toBeCloseTo(t.data[5 * w.rows + 3]!, 6); // [in,out] vs [out,in]
+    const withPatched = await runPipeline(await nodePipeline(spec, edits.patchedUnet!.model as Uint8Array), request);
+    expect(meanAbs(withPatched.rgba, (await runPipeline(p, request)).rgba)).toBeGreaterThan(1);
+
+    const q = writeSafetensors([{ name: 'mid_block.attentions.0.transformer_blocks.0.attn2.to_q.weight', shape: [64, 64], data: new Float32Array(4096) }, ...Object.values(tensors)]);
+    await expect(editsFor(p).importWeights(q)).rejects.toThrow(/other than attn2 to_k\/to_v \(e\.g\. mid_block.*to_q\.weight\)/);
   });
 
   it('refuses a saved edit made for another context width, with a way out', async () => {
