@@ -9,6 +9,7 @@ import type { StoredModel } from '../src/lib/models/store.ts';
 import type { Provider } from '../src/lib/models/provider.ts';
 import type { EraseRequest, EditDiagnostics } from '../src/lib/erasure/index.ts';
 import type { ImportSummary } from './edit-state.ts';
+import type { TokenMaps } from '../src/lib/attention/index.ts';
 
 /** A context map as versioned JSON (serializeContextMap). */
 export type SerializedContextMap = string;
@@ -55,6 +56,16 @@ export interface GenerateRequest {
   guidance: number;
   /** Apply the current edit (context map) to both guidance branches; false = the original model. */
   edited?: boolean;
+  /** Also return per-word cross-attention maps (DAAM), captured during this generation. */
+  attention?: boolean;
+}
+
+/** Per-word cross-attention maps of one generation. */
+export interface AttentionResult {
+  /** The prompt's words and their token positions. */
+  words: { text: string; tokenIndices: number[] }[];
+  /** DAAM maps at latent resolution, one per token position in `maps.tokens`. */
+  maps: TokenMaps;
 }
 
 /** What an erasure did, in plain data (the map itself stays in the worker). */
@@ -81,6 +92,7 @@ export interface GenerateResult {
   rgba: Uint8ClampedArray;
   provider: Provider;
   timings: { encodeMs: number; denoiseMs: number; decodeMs: number; totalMs: number };
+  attention?: AttentionResult;
 }
 
 export interface DiffusionWorkerApi {

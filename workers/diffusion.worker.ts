@@ -101,7 +101,10 @@ const api: DiffusionWorkerApi = {
       await createSession(ort, 'VAE decoder', files.vaeDecoder, choice.provider),
     ];
     const tokenizer = new ClipPromptTokenizer(files.tokenizer, { padId: files.config.padTokenId });
-    const sessions: PipelineSessions = { ort, choice, config: files.config, tokenizer, textEncoder, unet, vaeDecoder };
+    const sessions: PipelineSessions = {
+      ort, choice, config: files.config, tokenizer, textEncoder, unet, vaeDecoder,
+      attention: { ...files.attention, unetSources: files.unet },
+    };
     const edits = new EditState({
       contextWidth: files.config.contextWidth,
       encodePrompt: async (text) => ({ ids: tokenizer.encodePrompt(text).ids, hidden: await encodeText(sessions, text) }),

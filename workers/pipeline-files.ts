@@ -8,7 +8,8 @@ import { fetchTokenizerFiles, type TokenizerFiles } from '../src/lib/models/toke
 import type { ManifestFile, ModelManifest } from '../src/lib/models/manifests.ts';
 import { fileWithRole } from '../src/lib/models/manifests.ts';
 import { openModelFile } from '../src/lib/models/store.ts';
-import { describeExecutionRequirements, findCrossAttentionSites, indexModel } from '../src/lib/onnx/index.ts';
+import { describeExecutionRequirements, indexModel, unpackPackedKv, type CrossAttentionSite, type ModelIndex } from '../src/lib/onnx/index.ts';
+import { unetWithQOutputs } from './attention-capture.ts';
 import type { SchedulerConfig, SchedulerName } from '../src/lib/diffusion/index.ts';
 import type { SessionSource } from './ort-runtime.ts';
 
@@ -26,6 +27,8 @@ export interface PipelineConfig {
 
 export interface PipelineFiles {
   config: PipelineConfig;
+  /** The UNet's 16 cross-attention sites, and the Q outputs appended for attention maps. */
+  attention: { sites: CrossAttentionSite[]; qOutputs: string[] };
   tokenizer: TokenizerFiles;
   textEncoder: SessionSource;
   unet: SessionSource;
@@ -66,9 +69,23 @@ export async function loadStoredPipeline(manifest: ModelManifest, baseUrl: strin
     for (const f of external) unet.externalData[f.path.slice('unet/'.length)] = await storedBytes(manifest, f);
   }
   // The UNet's own graph says what the engine must offer and how wide the context is.
-  const index = await indexModel(unet.model, unet.externalData ? { externalData: unet.externalData } : {});
+  const indexOf = (s: SessionSource) => indexModel(s.model, s.externalData ? { externalData: s.externalData } : {});
+  let index: ModelIndex = await indexOf(unet);
   const needs = describeExecutionRequirements(index);
-  const sites = findCrossAttentionSites(index);
+  if (!needs.runnable) {
+    if (!needs.unpackable) throw new Error(`'${manifest.label}' cannot run in this browser: ${needs.reason}`);
+    // Packed-KV attention runs on no onnxruntime-web engine: rewrite it as separate K and V.
+    const r = await unpackPackedKv(index, unet);
+    unet.model = new Uint8Array(await new Blob([r.model as BlobPart]).arrayBuffer());
+    index = await indexOf(unet);
+  }
+  // Expose every attn2's Q as an output (appended bytes, fetched only when capturing maps).
+  const { appended, names: qOutputs, sites } = unetWithQOutputs(index);
+  const model = unet.model as Uint8Array;
+  const withQ = new Uint8Array(model.length + appended.length);
+  withQ.set(model);
+  withQ.set(appended, model.length);
+  unet.model = withQ;
   const contextWidth = sites[0]!.contextDim;
   if (manifest.contextWidth !== null && manifest.contextWidth !== contextWidth) {
     throw new Error(
@@ -82,12 +99,13 @@ export async function loadStoredPipeline(manifest: ModelManifest, baseUrl: strin
     fetchTokenizerFiles(new URL(manifest.tokenizer.path, baseUrl)),
   ]);
   return {
+    attention: { sites, qOutputs },
     config: {
       contextWidth,
       latentSize: manifest.latentSize,
       vaeScalingFactor: manifest.vaeScalingFactor,
       padTokenId: manifest.tokenizer.padTokenId,
-      requirements: { float16: needs.float16, ...(needs.needsWebGpu && needs.reason ? { webgpuOnly: needs.reason } : {}) },
+      requirements: { float16: needs.float16 },
       scheduler: schedulerOf(manifest),
     },
     tokenizer,

@@ -11,6 +11,9 @@ import type { GenerateProgress, GenerateRequest, GenerateResult } from './diffus
 import type { ProviderChoice } from '../src/lib/models/provider.ts';
 import { staticBatch } from '../src/lib/models/io.ts';
 import { inputMeta } from './ort-runtime.ts';
+import { AttentionCapture, readKeyWeights, type QTensor } from './attention-capture.ts';
+import { wordTokenPositions } from '../src/lib/attention/index.ts';
+import type { CrossAttentionSite, ModelSources } from '../src/lib/onnx/index.ts';
 import {
   TorchCpuGenerator,
   createScheduler,
@@ -23,6 +26,8 @@ import {
 
 export interface PipelineSessions {
   ort: Ort;
+  /** Cross-attention sites and the UNet's appended Q outputs (null: no capture possible). */
+  attention?: { sites: CrossAttentionSite[]; qOutputs: string[]; keyWeights?: Promise<Map<string, Float32Array>>; unetSources: ModelSources } | null;
   choice: ProviderChoice;
   config: PipelineConfig;
   tokenizer: ClipPromptTokenizer;
@@ -40,7 +45,11 @@ export async function encodeText(p: PipelineSessions, text: string): Promise<Flo
   return readFloat32(hidden);
 }
 
-/** One UNet evaluation: noise prediction for `sample` [B,4,h,w] at timestep t with context [B,77,d]. */
+/**
+ * One UNet evaluation: noise prediction for `sample` [B,4,h,w] at timestep t with context
+ * [B,77,d]. With `capture`, Q of every attn2 is fetched too and batch entry `condIndex` (the
+ * conditional branch) is added into the attention sums.
+ */
 async function predictNoise(
   p: PipelineSessions,
   sample: Float32Array,
@@ -49,6 +58,7 @@ async function predictNoise(
   batch: number,
   h: number,
   w: number,
+  capture?: { into: AttentionCapture; step: number; condIndex: number },
 ): Promise<Float32Array> {
   const d = p.config.contextWidth;
   const meta = inputMeta(p.unet).find((m) => m.name === 'timestep');
@@ -58,8 +68,12 @@ async function predictNoise(
     timestep: feed(p.ort, p.unet, 'UNet', 'timestep', new Float32Array(tLen).fill(timestep), [tLen]),
     encoder_hidden_states: feed(p.ort, p.unet, 'UNet', 'encoder_hidden_states', context, [batch, 77, d]),
   };
-  const out = await p.unet.run(feeds);
-  const noise = out['out_sample'] ?? out[p.unet.outputNames[0]!]!;
+  const outName = p.unet.outputNames.includes('out_sample') ? 'out_sample' : p.unet.outputNames[0]!;
+  // Ask only for the noise unless capturing: the appended Q outputs are not copied out then.
+  const fetches = capture ? [outName, ...capture.into.qOutputNames()] : [outName];
+  const out = await p.unet.run(feeds, fetches);
+  if (capture) await capture.into.accumulate(capture.step, out as unknown as Record<string, QTensor>, capture.condIndex);
+  const noise = out[outName]!;
   const data = await readFloat32(noise);
   noise.dispose();
   return data;
@@ -95,6 +109,13 @@ export async function runPipeline(p: PipelineSessions, request: GenerateRequest,
   const uncond = guided ? context(await encodeText(p, request.negativePrompt ?? ''), 1) : null;
   const t1 = performance.now();
 
+  let capture: AttentionCapture | null = null;
+  if (request.attention) {
+    const a = p.attention;
+    if (!a) throw new Error('This model was loaded without attention capture.');
+    a.keyWeights ??= readKeyWeights(a.sites, a.unetSources);
+    capture = new AttentionCapture({ sites: a.sites, keyWeights: await a.keyWeights, context: cond, latentHeight: size, latentWidth: size });
+  }
   const scheduler = createScheduler(config.scheduler.name, request.steps, config.scheduler.config);
   const shape = [1, 4, size, size];
   // One generator per image, as diffusers' `generator=`: initial latents, then ancestral noise.
@@ -110,14 +131,16 @@ export async function runPipeline(p: PipelineSessions, request: GenerateRequest,
     const t = scheduler.timesteps[i]!;
     const x = scheduler.scaleModelInput(latents, i);
     let eps: Float32Array;
+    const grab = (condIndex: number) => (capture?.wants(i) ? { into: capture, step: i, condIndex } : undefined);
     if (!guided) {
-      eps = await predictNoise(p, x, t, cond, 1, size, size);
+      eps = await predictNoise(p, x, t, cond, 1, size, size, grab(0));
     } else if (batched) {
-      const both = await predictNoise(p, concat(x, x), t, concat(uncond!, cond), 2, size, size);
+      // Batch order [uncond, cond] (diffusers): the conditional branch is entry 1.
+      const both = await predictNoise(p, concat(x, x), t, concat(uncond!, cond), 2, size, size, grab(1));
       eps = guideBatched(both, request.guidance);
     } else {
       const epsUncond = await predictNoise(p, x, t, uncond!, 1, size, size);
-      const epsCond = await predictNoise(p, x, t, cond, 1, size, size);
+      const epsCond = await predictNoise(p, x, t, cond, 1, size, size, grab(0));
       eps = guideSeparate(epsUncond, epsCond, request.guidance);
     }
     latents = scheduler.step(eps, i, latents, scheduler.needsNoise ? generator.randn(shape) : undefined);
@@ -134,11 +157,18 @@ export async function runPipeline(p: PipelineSessions, request: GenerateRequest,
   sample.dispose();
   const t3 = performance.now();
 
+  let attention: GenerateResult['attention'];
+  if (capture) {
+    const words = p.tokenizer.encodePrompt(request.prompt).words;
+    attention = { words, maps: await capture.tokenMaps({ tokens: wordTokenPositions(words) }) };
+    capture.dispose();
+  }
   return {
     width: width!,
     height: height!,
     rgba,
     provider: p.choice.provider,
     timings: { encodeMs: t1 - t0, denoiseMs: t2 - t1, decodeMs: t3 - t2, totalMs: t3 - t0 },
+    ...(attention ? { attention } : {}),
   };
 }

@@ -9,7 +9,6 @@ const gpu = (over: Partial<GpuCapabilities> = {}): GpuCapabilities => ({
 const caps = (g: GpuCapabilities, isolated = true, cores = 8): Capabilities => ({
   gpu: g, crossOriginIsolated: isolated, cores, deviceMemoryGiB: 8, storage: null,
 });
-const PACKED = 'attn2 uses MultiHeadAttention with packed KV';
 
 describe('chooseProvider', () => {
   it('picks WebGPU when the adapter has what the model needs', () => {
@@ -37,17 +36,6 @@ describe('chooseProvider', () => {
     expect(c.reason).toMatch(/not cross-origin isolated/);
     expect(wasmThreads({ crossOriginIsolated: true, cores: 2 })).toBe(1);
     expect(wasmThreads({ crossOriginIsolated: true, cores: 16 })).toBe(4);
-  });
-
-  it('refuses a packed-KV model on WASM with a message that says what to do', () => {
-    expect(() => chooseProvider(caps(gpu()), { float16: false, webgpuOnly: PACKED }, 'wasm')).toThrow(UnsupportedModelError);
-    expect(() => chooseProvider(caps(gpu()), { float16: false, webgpuOnly: PACKED }, 'wasm')).toThrow(/cannot run on WASM: attn2 uses.*Choose WebGPU/);
-    expect(() => chooseProvider(caps(gpu({ adapter: false, problem: 'No WebGPU adapter.' })), { float16: false, webgpuOnly: PACKED })).toThrow(
-      /needs WebGPU: attn2 uses.*No WebGPU adapter\..*Chrome or Edge/,
-    );
-    // A software adapter still runs it (slowly): WebGPU is the only engine that can.
-    const c = chooseProvider(caps(gpu({ isFallbackAdapter: true, shaderF16: false })), { float16: false, webgpuOnly: PACKED });
-    expect(c.provider).toBe('webgpu');
   });
 
   it('refuses WebGPU for an fp16 model without shader-f16 when asked for it', () => {

@@ -132,7 +132,7 @@ describe('head count and errors', () => {
 });
 
 describe('describeExecutionRequirements', () => {
-  it('flags packed KV as WebGPU-only, in agreement with what onnxruntime CPU does', async () => {
+  it('flags packed KV as not runnable but unpackable, in agreement with what onnxruntime CPU does', async () => {
     const { sample, context, dims } = unetInputs(32, 1);
     const feeds = {
       sample: new ort.Tensor('float32', sample, dims.sample),
@@ -147,15 +147,15 @@ describe('describeExecutionRequirements', () => {
       const session = await ort.InferenceSession.create(gen.model);
       const run = session.run(feeds);
       if (style === 'fused') {
-        expect(req).toMatchObject({ needsWebGpu: false, reason: null });
+        expect(req).toMatchObject({ runnable: true, unpackable: false, reason: null });
         await expect(run).resolves.toHaveProperty('out_sample');
       } else {
-        expect(req.needsWebGpu).toBe(true);
-        expect(req.reason).toMatch(/16 attention nodes use MultiHeadAttention with packed KV \(e\.g\. 'MatMul_KV_0_out'\).*only on WebGPU/);
+        expect(req).toMatchObject({ runnable: false, unpackable: true });
+        expect(req.reason).toMatch(/16 attention nodes use MultiHeadAttention with packed KV \(e\.g\. 'MatMul_KV_0_out'\), which no onnxruntime-web engine.*unpackPackedKv/);
         await expect(run).rejects.toThrow(/Packed KV not implemented for CPU/);
       }
       await session.release();
     }
-    expect(describeExecutionRequirements(await indexModel(generateUnet({ dtype: 'float16' }).model))).toMatchObject({ needsWebGpu: false, float16: true, contribOps: [] });
+    expect(describeExecutionRequirements(await indexModel(generateUnet({ dtype: 'float16' }).model))).toMatchObject({ runnable: true, float16: true, contribOps: [] });
   });
 });

@@ -120,6 +120,26 @@ describe('generation in the worker pipeline', () => {
     await expect(editsFor(p).importWeights(q)).rejects.toThrow(/other than attn2 to_k\/to_v \(e\.g\. mid_block.*to_q\.weight\)/);
   });
 
+  it('returns per-word attention maps from the same run, and the edit changes them', async () => {
+    const p = await nodePipeline(spec, undefined, { attention: true });
+    const plain = await runPipeline(p, request);
+    const original = await runPipeline(p, { ...request, attention: true });
+    // Capturing does not change the picture.
+    expect(Array.from(original.rgba)).toEqual(Array.from(plain.rgba));
+    const a = original.attention!;
+    expect(a.words.map((w) => w.text)).toEqual(['a', 'photo', 'of', 'a', 'red', 'car']);
+    expect(a.maps.tokens).toEqual([1, 2, 3, 4, 5, 6]);
+    expect([a.maps.height, a.maps.width]).toEqual([16, 16]);
+    expect(a.maps.maps.length).toBe(6 * 16 * 16);
+    expect(a.maps.maps.every((x) => Number.isFinite(x) && x >= 0)).toBe(true);
+
+    const edits = editsFor(p);
+    await edits.erase({ method: 'uce', erase: ['car'] });
+    const erased = await runPipeline(p, { ...request, attention: true }, { context: (x, b) => edits.apply(x, b) });
+    const car = (m: Float32Array) => m.subarray(5 * 256, 6 * 256).reduce((s, x) => s + x, 0);
+    expect(Math.abs(car(erased.attention!.maps.maps) - car(a.maps.maps)) / car(a.maps.maps)).toBeGreaterThan(0.01);
+  });
+
   it('refuses a saved edit made for another context width, with a way out', async () => {
     const p = await nodePipeline(spec);
     const edits = editsFor(p);

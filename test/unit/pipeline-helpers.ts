@@ -9,7 +9,8 @@ import { ClipPromptTokenizer } from '../../src/lib/models/tokenizer.ts';
 import { SD1_SCHEDULER_CONFIG } from '../../src/lib/diffusion/index.ts';
 import type { PipelineSessions } from '../../workers/sd-pipeline.ts';
 import type { Ort } from '../../workers/ort-runtime.ts';
-import type { ModelSources } from '../../src/lib/onnx/index.ts';
+import { indexModel, type ModelSources } from '../../src/lib/onnx/index.ts';
+import { unetWithQOutputs } from '../../workers/attention-capture.ts';
 
 export const tokenizer = new ClipPromptTokenizer({
   tokenizerJson: JSON.parse(readFileSync('public/tokenizers/clip/tokenizer.json', 'utf8')),
@@ -20,12 +21,24 @@ export interface NodePipeline extends PipelineSessions {
   unetSources: ModelSources;
 }
 
-/** Sessions for a generated tiny pipeline; `unetBytes` replaces the UNet (e.g. patched weights). */
-export async function nodePipeline(spec: PipelineSpec, unetBytes?: Uint8Array): Promise<NodePipeline> {
+/**
+ * Sessions for a generated tiny pipeline; `unetBytes` replaces the UNet (e.g. patched weights).
+ * With `attention`, the UNet gets its Q outputs appended as the worker does at load.
+ */
+export async function nodePipeline(spec: PipelineSpec, unetBytes?: Uint8Array, opts: { attention?: boolean } = {}): Promise<NodePipeline> {
   const te = generateTextEncoder(spec);
   const unet = generateUnet(spec);
   const vae = generateVaeDecoder(spec);
-  const model = unetBytes ?? unet.model;
+  let model = unetBytes ?? unet.model;
+  let attention: PipelineSessions['attention'] = null;
+  if (opts.attention) {
+    const q = unetWithQOutputs(await indexModel(model));
+    const withQ = new Uint8Array(model.length + q.appended.length);
+    withQ.set(model);
+    withQ.set(q.appended, model.length);
+    model = withQ;
+    attention = { sites: q.sites, qOutputs: q.names, unetSources: { model } };
+  }
   const create = (bytes: Uint8Array) => ort.InferenceSession.create(bytes);
   return {
     ort: ort as unknown as Ort,
@@ -43,5 +56,6 @@ export async function nodePipeline(spec: PipelineSpec, unetBytes?: Uint8Array): 
     unet: (await create(model)) as never,
     vaeDecoder: (await create(vae.model)) as never,
     unetSources: { model },
+    attention,
   };
 }

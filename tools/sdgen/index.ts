@@ -169,7 +169,7 @@ let cachedHash: string | undefined;
 /** FNV-1a of the generator's own source files, so stale generated files are detected. */
 export function generatorHash(): string {
   if (cachedHash) return cachedHash;
-  const files = ['onnx-writer.ts', 'graph-builder.ts', 'rng.ts', '../../src/lib/onnx/fp16.ts', 'config.ts', 'net.ts', 'layers.ts', 'text-encoder.ts', 'unet.ts', 'unet-attention.ts', 'vae.ts', 'index.ts'];
+  const files = ['onnx-writer.ts', 'graph-builder.ts', 'rng.ts', '../../src/lib/onnx/fp16.ts', '../../src/lib/onnx/encode.ts', 'config.ts', 'net.ts', 'layers.ts', 'text-encoder.ts', 'unet.ts', 'unet-attention.ts', 'vae.ts', 'index.ts'];
   let h = 0x811c9dc5;
   for (const f of files) {
     const text = readFileSync(new URL(f, import.meta.url), 'utf8');

@@ -7,8 +7,6 @@ export type Provider = 'webgpu' | 'wasm';
 export interface ModelRequirements {
   /** fp16 compute: on WebGPU this needs the adapter feature `shader-f16`. */
   float16: boolean;
-  /** The file uses ops only the WebGPU engine implements (e.g. packed-KV MultiHeadAttention). */
-  webgpuOnly?: string;
 }
 
 export interface ProviderChoice {
@@ -54,24 +52,13 @@ export function chooseProvider(
       ? `The GPU adapter (${gpu.description || gpu.vendor || 'unknown'}) lacks shader-f16, which this fp16 model needs on WebGPU.`
       : null;
 
-  if (needs.webgpuOnly && gpuProblem) {
-    throw new UnsupportedModelError(
-      `This model needs WebGPU: ${needs.webgpuOnly}. ${gpuProblem} Use a browser with WebGPU ` +
-        `(Chrome or Edge 121+) or pick an export without packed attention weights.`,
-    );
-  }
-  if (preference === 'wasm') {
-    if (needs.webgpuOnly) {
-      throw new UnsupportedModelError(`This model cannot run on WASM: ${needs.webgpuOnly}. Choose WebGPU.`);
-    }
-    return wasm('You chose WASM.');
-  }
+  if (preference === 'wasm') return wasm('You chose WASM.');
   if (preference === 'webgpu') {
     if (gpuProblem) throw new UnsupportedModelError(`WebGPU cannot run this model here: ${gpuProblem} Choose WASM or Auto.`);
     return { provider: 'webgpu', threads, reason: `You chose WebGPU (${gpu.description || gpu.vendor}).` };
   }
   if (gpuProblem) return wasm(gpuProblem);
-  if (gpu.isFallbackAdapter && !needs.webgpuOnly) {
+  if (gpu.isFallbackAdapter) {
     // A software adapter (SwiftShader: about 1 GFLOP/s) is tens of times slower than WASM.
     return wasm(`The only WebGPU adapter is a software fallback (${gpu.architecture || gpu.vendor}), slower than WASM.`);
   }
