@@ -30,7 +30,6 @@ import {
   Dimension,
   Graph,
   Model,
-  Node,
   OpsetId,
   StringStringEntry,
   Tensor,
@@ -40,8 +39,8 @@ import {
   ValueInfo,
   DataType,
 } from '../../src/lib/onnx/schema.ts';
+import { encodeNode as encodeNodeFields, encodeTensorHeader, encodeWith as small, lengthDelimited as message, tag } from '../../src/lib/onnx/encode.ts';
 
-const { Writer } = protobuf;
 type PbWriter = protobuf.Writer;
 
 export { GraphBuilder, attr, checkTensor } from './graph-builder.ts';
@@ -155,31 +154,11 @@ export function tensorBytes(data: TensorData): Uint8Array {
 
 // ---- encoding helpers ------------------------------------------------------------------------
 
-/** Protobuf key: field number and wire type (0 varint, 2 length-delimited, 5 fixed32). */
-function tag(field: number, wireType: 0 | 2 | 5): number {
-  return ((field << 3) | wireType) >>> 0;
-}
-
-function small(write: (w: PbWriter) => void): Uint8Array {
-  const w = Writer.create();
-  write(w);
-  return w.finish();
-}
-
-/** A length-delimited field `field` holding already-encoded `body`. */
-function message(field: number, body: Uint8Array): Uint8Array {
-  return small((w) => w.uint32(tag(field, 2)).bytes(body));
-}
+// tag, small (encodeWith), message (lengthDelimited), node and tensor-header encoding are shared
+// with the ONNX layer's rewriters: src/lib/onnx/encode.ts.
 
 function encodeNode(n: NodeDef): Uint8Array {
-  return small((w) => {
-    for (const i of n.inputs) w.uint32(tag(Node.input, 2)).string(i);
-    for (const o of n.outputs) w.uint32(tag(Node.output, 2)).string(o);
-    if (n.name) w.uint32(tag(Node.name, 2)).string(n.name);
-    w.uint32(tag(Node.opType, 2)).string(n.opType);
-    for (const [name, value] of Object.entries(n.attrs)) w.uint32(tag(Node.attribute, 2)).bytes(encodeAttribute(name, value));
-    if (n.domain) w.uint32(tag(Node.domain, 2)).string(n.domain);
-  });
+  return encodeNodeFields(n, Object.entries(n.attrs).map(([name, value]) => encodeAttribute(name, value)));
 }
 
 function encodeAttribute(name: string, a: AttrValue): Uint8Array {
@@ -217,16 +196,6 @@ const attributeTypeCode: Record<AttrValue['type'], number> = {
   ints: AttributeType.INTS,
   tensor: AttributeType.TENSOR,
 };
-
-/** TensorProto fields 1, 2, 8 then whatever `rest` writes (raw_data tag or external entries). */
-function encodeTensorHeader(t: TensorValue, rest: (w: PbWriter) => void): Uint8Array {
-  return small((w) => {
-    for (const d of t.dims) w.uint32(tag(Tensor.dims, 0)).int64(d);
-    w.uint32(tag(Tensor.dataType, 0)).int32(t.dataType);
-    if (t.name) w.uint32(tag(Tensor.name, 2)).string(t.name);
-    rest(w);
-  });
-}
 
 function encodeInlineTensor(t: TensorValue): Uint8Array {
   checkTensor(t.name ?? '(attribute tensor)', t.dataType, t.dims, t.data);

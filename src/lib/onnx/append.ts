@@ -5,6 +5,7 @@
  * `new Blob([original, appended])` is the new model, and the original bytes are never copied.
  */
 import protobuf from 'protobufjs/minimal.js';
+import { fieldHeader } from './encode.ts';
 import { OnnxFormatError } from './errors.ts';
 import { Dimension, Graph, Model, TensorShape, TensorTypeProto, TypeProto, ValueInfo as VI } from './schema.ts';
 import type { GraphInfo, ModelIndex, ValueInfo } from './types.ts';
@@ -39,15 +40,21 @@ export function appendGraphOutputs(index: ModelIndex, outputs: (string | NewOutp
     existing.add(spec.name);
     added.push({ name: spec.name, elemType, dims: spec.dims ?? null });
   }
-  const w = protobuf.Writer.create();
-  if (added.length) {
-    w.uint32((Model.graph << 3) | 2).fork();
-    for (const v of added) writeValueInfo(w, v);
-    w.ldelim();
-  }
-  const bytes = w.finish();
+  const body = protobuf.Writer.create();
+  for (const v of added) writeValueInfo(body, v);
+  const payload = body.finish();
+  // One trailing ModelProto `graph` record (tag, length, outputs); nothing when nothing is added.
+  const header = added.length ? fieldHeader(Model.graph, payload.length) : new Uint8Array(0);
+  const bytes = new Uint8Array(header.length + payload.length);
+  bytes.set(header);
+  bytes.set(payload, header.length);
   const graph: GraphInfo = { ...g, outputs: [...g.outputs, ...added] };
-  return { bytes, index: { ...index, graph, byteLength: index.byteLength + bytes.length } };
+  const extended: ModelIndex = { ...index, graph, byteLength: index.byteLength + bytes.length };
+  if (added.length && index.graphRecords) {
+    const at = index.byteLength;
+    extended.graphRecords = [...index.graphRecords, { offset: at, payload: at + header.length, end: at + bytes.length }];
+  }
+  return { bytes, index: extended };
 }
 
 function writeValueInfo(w: protobuf.Writer, v: ValueInfo): void {

@@ -15,3 +15,5 @@ export { appendGraphOutputs, inferElemType, type NewOutput } from './append.ts';
 export { describeExecutionRequirements, type ExecutionRequirements } from './requirements.ts';
 export { halfToFloat, floatToHalf, halfBytesToFloat32, float32ToHalfBytes } from './fp16.ts';
 export { lookup, type GraphLookup } from './graph.ts';
+export { unpackPackedKv, type UnpackedModel, type UnpackedSite, type UnpackedProjection } from './unpack.ts';
+export { findPackedKvAttention, splitPackedKvBytes, type PackedKvAttention } from './packed-kv.ts';

@@ -48,6 +48,7 @@ export async function indexModel(source: BytesLike | ByteSource, opts: IndexOpti
         if (f.wire !== WIRE.LEN) throw new OnnxFormatError('the graph field is not a message', f.at);
         // A second `graph` record merges into the first, as protobuf does (appended outputs).
         await parseGraph(ctx, f.start, f.end, 0, index.graph);
+        (index.graphRecords ??= []).push({ offset: f.at, payload: f.start, end: f.end });
         sawGraph = true;
         break;
       case Model.opsetImport:

@@ -33,20 +33,29 @@ export async function parseGraph(ctx: ParseContext, start: number, end: number, 
     switch (f.field) {
       case Graph.node:
         countEntry(ctx, f.at);
-        g.nodes.push(await parseNode(ctx, f.start, f.end, depth));
+        {
+          const n = await parseNode(ctx, f.start, f.end, depth);
+          n.record = { offset: f.at, length: f.end - f.at };
+          g.nodes.push(n);
+        }
         break;
       case Graph.name:
         g.name = await w.string(f, 'graph name');
         break;
       case Graph.initializer:
         countEntry(ctx, f.at);
-        g.initializers.push(await parseTensor(ctx, f.start, f.end, `initializer #${g.initializers.length}`));
+        {
+          const t = await parseTensor(ctx, f.start, f.end, `initializer #${g.initializers.length}`);
+          t.record = { offset: f.at, length: f.end - f.at };
+          g.initializers.push(t);
+        }
         break;
       case Graph.input:
       case Graph.output:
       case Graph.valueInfo: {
         countEntry(ctx, f.at);
         const v = await parseValueInfo(ctx, f.start, f.end);
+        if (f.field === Graph.valueInfo) v.record = { offset: f.at, length: f.end - f.at };
         (f.field === Graph.input ? g.inputs : f.field === Graph.output ? g.outputs : g.valueInfo).push(v);
         break;
       }

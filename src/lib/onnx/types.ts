@@ -5,6 +5,12 @@
  * external data file for `kind: 'external'`.
  */
 
+/** Bytes [offset, offset + length) of the model file. */
+export interface ByteRange {
+  offset: number;
+  length: number;
+}
+
 /** Where a tensor's element bytes live. */
 export type TensorData =
   /** `raw_data`: little-endian elements of `dataType`. */
@@ -25,6 +31,8 @@ export interface TensorInfo {
   data: TensorData;
   /** Decoded elements of small numeric tensors (≤ 64 elements, not external): shape constants. */
   values?: number[];
+  /** Graph initializers: the whole `initializer` field (tag, length, TensorProto) in the model file, for rewriting by slices. */
+  record?: ByteRange;
 }
 
 /** A graph input/output/value_info. `dims` is null when no shape is given; a dim is a number, a dim_param name, or null (unknown). */
@@ -33,6 +41,8 @@ export interface ValueInfo {
   /** ONNX DataType code; 0 when not a tensor or not given. */
   elemType: number;
   dims: (number | string | null)[] | null;
+  /** value_info entries only: the whole `value_info` field (tag, length, ValueInfoProto) in the model file. */
+  record?: ByteRange;
 }
 
 /** A NodeProto attribute. Only the field matching `type` is set. */
@@ -64,6 +74,8 @@ export interface NodeInfo {
   inputs: string[];
   outputs: string[];
   attributes: AttributeInfo[];
+  /** The whole `node` field (tag, length, NodeProto) in the model file, for rewriting by slices. */
+  record?: ByteRange;
 }
 
 export interface GraphInfo {
@@ -94,6 +106,12 @@ export interface ModelIndex {
   byteLength: number;
   /** External data file names (`location`s) that initializers refer to. */
   externalLocations: string[];
+  /**
+   * Each top-level `graph` field in file order (a file with appended outputs has several, which
+   * protobuf merges): tag at `offset`, payload [payload, end). Everything else of the file lies
+   * outside these ranges and is copied unchanged by rewriters.
+   */
+  graphRecords?: { offset: number; payload: number; end: number }[];
 }
 
 /** The files behind an index: the model, and external data files keyed by `location`. */
