@@ -1,14 +1,22 @@
-/** The page's handle on the diffusion worker (comlink). One worker per page. */
+/** The page's handles on diffusion workers (comlink). */
 import * as Comlink from 'comlink';
 import type { DiffusionWorkerApi } from '../../workers/diffusion-api.ts';
 
-let api: Comlink.Remote<DiffusionWorkerApi> | null = null;
+export type DiffusionWorker = Comlink.Remote<DiffusionWorkerApi>;
 
-export function diffusionWorker(): Comlink.Remote<DiffusionWorkerApi> {
-  api ??= Comlink.wrap<DiffusionWorkerApi>(
-    new Worker(new URL('../../workers/diffusion.worker.ts', import.meta.url), { type: 'module', name: 'diffusion' }),
+/** A new worker with its own sessions (the engine check uses one apart from the playground's). */
+export function createDiffusionWorker(name = 'diffusion'): DiffusionWorker {
+  return Comlink.wrap<DiffusionWorkerApi>(
+    new Worker(new URL('../../workers/diffusion.worker.ts', import.meta.url), { type: 'module', name }),
   );
-  return api;
+}
+
+let shared: DiffusionWorker | null = null;
+
+/** The playground's worker: one per page. */
+export function diffusionWorker(): DiffusionWorker {
+  shared ??= createDiffusionWorker();
+  return shared;
 }
 
 export { Comlink };
