@@ -24,6 +24,14 @@ export interface DownloadRequest {
   restart?: boolean;
 }
 
+/** Where a download put the files. */
+export interface DownloadOutcome {
+  /** 'memory' when this page may not use browser storage (e.g. an embed on another site). */
+  storage: 'opfs' | 'memory';
+  /** What that means for the user, when it is not the usual. */
+  note?: string;
+}
+
 export interface LoadRequest {
   /** A model already downloaded into browser storage (see `download`). */
   manifest: ModelManifest;
@@ -103,7 +111,7 @@ export interface DiffusionWorkerApi {
    * Rejects with the models layer's typed errors (QuotaError, GatedModelError, …), whose
    * `.action` says what the user can do.
    */
-  download(request: DownloadRequest, onProgress?: (p: DownloadProgress) => void): Promise<void>;
+  download(request: DownloadRequest, onProgress?: (p: DownloadProgress) => void): Promise<DownloadOutcome>;
   /** Abort a running download (it can be resumed later). */
   abortDownload(): Promise<void>;
   /** What browser storage holds. */

@@ -13,6 +13,7 @@ import { loadStoredPipeline } from './pipeline-files.ts';
 import { downloadModel } from '../src/lib/models/download.ts';
 import { deleteAllStoredModels, deleteStoredModel, listStoredModels, openModelFile } from '../src/lib/models/store.ts';
 import type { ModelManifest } from '../src/lib/models/manifests.ts';
+import { downloadToMemory, dropFromMemory, isStorageRefused } from './model-files.ts';
 import { encodeText, runPipeline, type PipelineSessions } from './sd-pipeline.ts';
 import { EditState } from './edit-state.ts';
 import { Cancellation } from './cancellation.ts';
@@ -63,16 +64,25 @@ const api: DiffusionWorkerApi = {
     downloading?.abort();
     const controller = (downloading = new AbortController());
     const { manifest } = request;
+    // Built-in models are served with the app; Hub models come from the Hub.
+    const baseUrl = manifest.source.kind === 'builtin' ? new URL(manifest.source.path, request.baseUrl).href : undefined;
     try {
       const restart = request.restart || (await builtinChanged(manifest, request.baseUrl));
       await downloadModel(manifest, {
-        // Built-in models are served with the app; Hub models come from the Hub.
-        ...(manifest.source.kind === 'builtin' ? { baseUrl: new URL(manifest.source.path, request.baseUrl).href } : {}),
+        ...(baseUrl ? { baseUrl } : {}),
         ...(request.accessToken ? { accessToken: request.accessToken } : {}),
         ...(restart ? { restart: true } : {}),
         ...(onProgress ? { onProgress } : {}),
         signal: controller.signal,
       });
+      return { storage: 'opfs' };
+    } catch (e) {
+      if (!isStorageRefused(e)) throw e;
+      await downloadToMemory(manifest, baseUrl, onProgress, controller.signal);
+      return {
+        storage: 'memory',
+        note: 'This browser gives this page no storage (an embed on another site?), so the model is held in memory for this visit only.',
+      };
     } finally {
       if (downloading === controller) downloading = null;
     }
@@ -85,6 +95,7 @@ const api: DiffusionWorkerApi = {
   listStored: listStoredModels,
 
   async deleteStored(modelId) {
+    dropFromMemory(modelId);
     if (modelId === 'all') await deleteAllStoredModels();
     else await deleteStoredModel(modelId);
   },

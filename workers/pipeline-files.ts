@@ -7,7 +7,7 @@ import type { ModelRequirements } from '../src/lib/models/provider.ts';
 import { fetchTokenizerFiles, type TokenizerFiles } from '../src/lib/models/tokenizer.ts';
 import type { ManifestFile, ModelManifest } from '../src/lib/models/manifests.ts';
 import { fileWithRole } from '../src/lib/models/manifests.ts';
-import { openModelFile } from '../src/lib/models/store.ts';
+import { openFile } from './model-files.ts';
 import { describeExecutionRequirements, indexModel, unpackPackedKv, type CrossAttentionSite, type ModelIndex } from '../src/lib/onnx/index.ts';
 import { unetWithQOutputs } from './attention-capture.ts';
 import type { SchedulerConfig, SchedulerName } from '../src/lib/diffusion/index.ts';
@@ -36,7 +36,7 @@ export interface PipelineFiles {
 }
 
 async function storedBytes(manifest: ModelManifest, file: ManifestFile): Promise<Uint8Array> {
-  const blob = await openModelFile(manifest.id, file.path);
+  const blob = await openFile(manifest, file.path);
   return new Uint8Array(await blob.arrayBuffer());
 }
 
