@@ -108,7 +108,7 @@ const api: DiffusionWorkerApi = {
     const ort = await loadOrt(choice.provider, choice.threads);
     const [textEncoder, unet, vaeDecoder] = [
       await createSession(ort, 'text encoder', files.textEncoder, choice.provider),
-      await createSession(ort, 'UNet', files.unet, choice.provider),
+      await createSession(ort, 'UNet', files.unet, choice.provider, files.attention.qOutputs),
       await createSession(ort, 'VAE decoder', files.vaeDecoder, choice.provider),
     ];
     const tokenizer = new ClipPromptTokenizer(files.tokenizer, { padId: files.config.padTokenId });

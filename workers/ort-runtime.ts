@@ -30,11 +30,17 @@ export interface SessionSource {
   externalData?: Record<string, Uint8Array>;
 }
 
-/** Create a session on one engine; errors name the model and the engine. */
-export async function createSession(ort: Ort, name: string, source: SessionSource, provider: Provider): Promise<Session> {
+/**
+ * Create a session on one engine; errors name the model and the engine. `gpuOutputs` (WebGPU
+ * only) stay on the GPU as gpu-buffer tensors instead of being copied back (attention's Q).
+ */
+export async function createSession(ort: Ort, name: string, source: SessionSource, provider: Provider, gpuOutputs: string[] = []): Promise<Session> {
   try {
     return await ort.InferenceSession.create(source.model, {
       executionProviders: [provider],
+      ...(provider === 'webgpu' && gpuOutputs.length
+        ? { preferredOutputLocation: Object.fromEntries(gpuOutputs.map((n) => [n, 'gpu-buffer' as const])) }
+        : {}),
       graphOptimizationLevel: 'all',
       externalData: source.externalData
         ? Object.entries(source.externalData).map(([path, data]) => ({ path, data }))

@@ -114,7 +114,11 @@ export async function runPipeline(p: PipelineSessions, request: GenerateRequest,
     const a = p.attention;
     if (!a) throw new Error('This model was loaded without attention capture.');
     a.keyWeights ??= readKeyWeights(a.sites, a.unetSources);
-    capture = new AttentionCapture({ sites: a.sites, keyWeights: await a.keyWeights, context: cond, latentHeight: size, latentWidth: size });
+    // On WebGPU, Q stays on the GPU and WGSL kernels keep the running sums on ORT's own device.
+    const device = p.choice.provider === 'webgpu' ? await p.ort.env.webgpu.device : undefined;
+    capture = new AttentionCapture({
+      sites: a.sites, keyWeights: await a.keyWeights, context: cond, latentHeight: size, latentWidth: size, ...(device ? { device } : {}),
+    });
   }
   const scheduler = createScheduler(config.scheduler.name, request.steps, config.scheduler.config);
   const shape = [1, 4, size, size];
