@@ -66,6 +66,8 @@ export interface GenerateRequest {
   edited?: boolean;
   /** Also return per-word cross-attention maps (DAAM), captured during this generation. */
   attention?: boolean;
+  /** Send a cheap latent preview with every progress report. */
+  preview?: boolean;
 }
 
 /** Per-word cross-attention maps of one generation. */
@@ -91,6 +93,8 @@ export interface EraseSummary {
 export interface GenerateProgress {
   step: number;
   steps: number;
+  /** With `preview`: the latents after this step, approximated to RGB at latent resolution. */
+  preview?: { width: number; height: number; rgba: Uint8ClampedArray };
 }
 
 export interface GenerateResult {

@@ -20,6 +20,7 @@ import {
   guideBatched,
   guideSeparate,
   initialLatents,
+  latentPreview,
   latentsToVaeInput,
   vaeOutputToRgba,
 } from '../src/lib/diffusion/index.ts';
@@ -148,7 +149,11 @@ export async function runPipeline(p: PipelineSessions, request: GenerateRequest,
       eps = guideSeparate(epsUncond, epsCond, request.guidance);
     }
     latents = scheduler.step(eps, i, latents, scheduler.needsNoise ? generator.randn(shape) : undefined);
-    onProgress?.({ step: i + 1, steps: scheduler.timesteps.length });
+    onProgress?.({
+      step: i + 1,
+      steps: scheduler.timesteps.length,
+      ...(request.preview ? { preview: { width: size, height: size, rgba: latentPreview(latents, size, size) } } : {}),
+    });
   }
   checkCancelled();
   const t2 = performance.now();

@@ -35,6 +35,11 @@ describe('generation in the worker pipeline', () => {
     const c = await runPipeline(p, { ...request, seed: 1235 });
     expect(a.width).toBe(128);
     expect(Array.from(a.rgba)).toEqual(Array.from(b.rgba));
+    // Progress every step, with a latent preview when asked (and the same image).
+    const seen: { step: number; w?: number }[] = [];
+    const previewed = await runPipeline(p, { ...request, preview: true }, { onProgress: (q) => seen.push({ step: q.step, w: q.preview?.width }) });
+    expect(seen).toEqual([1, 2, 3].map((step) => ({ step, w: 16 })));
+    expect(Array.from(previewed.rgba)).toEqual(Array.from(a.rgba));
     expect(meanAbs(a.rgba, c.rgba)).toBeGreaterThan(5);
   });
 

@@ -51,3 +51,4 @@ export function initialLatents(noise: Float32Array, scheduler: Pick<Scheduler, '
   for (let k = 0; k < noise.length; k++) out[k] = noise[k] * scheduler.initNoiseSigma;
   return out;
 }
+export { SD1_LATENT_RGB_FACTORS, latentPreview } from './preview.ts';
