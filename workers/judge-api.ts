@@ -5,7 +5,7 @@
 import type { Capabilities } from '../src/lib/models/capabilities.ts';
 import type { DownloadProgress } from '../src/lib/models/download.ts';
 import type { FlorenceResult, FlorenceTask } from '../src/lib/eval/florence-parse.ts';
-import type { DtypeMix, JudgeDevice, JudgeSource } from './judge-files.ts';
+import type { DtypeMix, JudgeDevice, JudgeSource } from '../src/lib/models/florence-manifest.ts';
 
 /** The part of the Web Cache API transformers.js' `env.customCache` uses. */
 export interface CacheInterfaceLike {

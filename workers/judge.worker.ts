@@ -16,7 +16,8 @@ import { downloadModel } from '../src/lib/models/download.ts';
 import { wasmThreads } from '../src/lib/models/provider.ts';
 import { parseFlorenceOutput } from '../src/lib/eval/florence-parse.ts';
 import type { JudgeLoadRequest, JudgeLoadResult, JudgeProgress, JudgeResult, JudgeTaskResult, JudgeWorkerApi } from './judge-api.ts';
-import { dtypeMix, FLORENCE_2_BASE_FT, judgeManifest, storeCache, type JudgeDevice } from './judge-files.ts';
+import { storeCache } from './judge-files.ts';
+import { dtypeMix, FLORENCE_2_BASE_FT, judgeManifest, type JudgeDevice } from '../src/lib/models/florence-manifest.ts';
 
 interface Loaded {
   model: Florence2ForConditionalGeneration;

@@ -67,6 +67,8 @@ export class GridScheduler<R> {
   private loop: Promise<void> | null = null;
   private locks = 0;
   private paused = false;
+  /** Settles when the last exclusive() call has finished (they run one after another). */
+  private exclusiveTail: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: SchedulerOptions<R>) {}
 
@@ -115,10 +117,14 @@ export class GridScheduler<R> {
 
   /**
    * Run `fn` with no generation in flight: the running job is cancelled (and re-queued if still
-   * wanted), `fn` runs, then the queue resumes.
+   * wanted), `fn` runs, then the queue resumes. Exclusive calls run one after another, in call
+   * order (an erasure never changes the worker's edit under another exclusive generation).
    */
   async exclusive<T>(fn: () => Promise<T>): Promise<T> {
     this.locks++;
+    const before = this.exclusiveTail;
+    let release!: () => void;
+    this.exclusiveTail = new Promise<void>((r) => (release = r));
     try {
       const r = this.running;
       if (r) {
@@ -126,8 +132,10 @@ export class GridScheduler<R> {
         if (this.wanted.has(r.job.key) && !this.queue.some((j) => j.key === r.job.key)) this.queue.unshift(r.job);
       }
       await this.idle();
+      await before;
       return await fn();
     } finally {
+      release();
       this.locks--;
       this.kick();
     }

@@ -1,12 +1,15 @@
 /**
  * What the playground keeps across reloads, in IndexedDB (idb-keyval): the working session
  * (state + the lesson in progress), saved experiments (named states with their erasure summary),
- * and rendered images (RGBA, keyed by grid job key) up to a byte budget, oldest dropped first.
+ * rendered images (RGBA, keyed by grid job key) up to a byte budget, oldest dropped first, and
+ * the judge's records of those images with the users' corrections (by the same key, so a saved
+ * experiment or a reload finds them with its images).
  * Everything read back is validated as if it came from outside: a damaged record is dropped,
  * never run.
  */
 import { createStore, del, get, keys, set, type UseStore } from 'idb-keyval';
 import { validateState, type PlaygroundState } from './state.ts';
+import { validateJudgeRecord, type JudgeRecord } from './judge-records.ts';
 
 /** The few operations the persistence needs (idb-keyval's, or a Map in tests). */
 export interface KeyValue {
@@ -60,6 +63,7 @@ const SESSION = 'session';
 const EXPERIMENT = 'exp:';
 const IMAGE = 'img:';
 const IMAGE_INDEX = 'img-index';
+const JUDGE = 'judge:';
 /** Default image budget: 96 MB (about 370 images at 256², 90 at 512²). */
 export const IMAGE_BUDGET_BYTES = 96e6;
 
@@ -147,6 +151,26 @@ export class Persistence {
   async imageUsage(): Promise<{ count: number; bytes: number }> {
     const index = (await this.kv.get<ImageIndexEntry[]>(IMAGE_INDEX)) ?? [];
     return { count: index.length, bytes: index.reduce((s, e) => s + e.bytes, 0) };
+  }
+
+  /** Keep the judge's record of an image (with its corrections), by the image's grid key. */
+  async putJudgement(record: JudgeRecord): Promise<void> {
+    const r = validateJudgeRecord(record);
+    await this.kv.set(JUDGE + r.imageKey, r);
+  }
+
+  /** The judge's record of an image, or null (none, or damaged: then it is deleted). */
+  async getJudgement(imageKey: string): Promise<JudgeRecord | null> {
+    const x = await this.kv.get<unknown>(JUDGE + imageKey);
+    if (x === undefined) return null;
+    try {
+      const r = validateJudgeRecord(x);
+      if (r.imageKey !== imageKey) throw new Error('judge record: stored under another key');
+      return r;
+    } catch {
+      await this.kv.del(JUDGE + imageKey);
+      return null;
+    }
   }
 
   /** Forget every kept image. */

@@ -155,6 +155,35 @@ describe('grid scheduler', () => {
     expect(jobs.every((j) => g.results.get(j.key)?.status === 'done')).toBe(true);
   });
 
+  it('exclusive() calls run one after another, in call order, and the queue waits for all of them', async () => {
+    const w = fakeWorker();
+    const g = new GridScheduler<string>({ run: w.run, cancel: w.cancel });
+    const jobs = gridJobs(state());
+    g.setJobs(jobs);
+    await tick();
+    let open = 0;
+    let maxOpen = 0;
+    const slow = (name: string, ms: number) => async () => {
+      open++;
+      maxOpen = Math.max(maxOpen, open);
+      w.log.push(`start ${name}`);
+      await new Promise((r) => setTimeout(r, ms));
+      w.log.push(`end ${name}`);
+      open--;
+      return name;
+    };
+    const failing = g.exclusive(async () => {
+      throw new Error('erase failed');
+    });
+    const results = await Promise.all([g.exclusive(slow('a', 20)), failing.catch((e: Error) => e.message), g.exclusive(slow('b', 1))]);
+    expect(results).toEqual(['a', 'erase failed', 'b']);
+    expect(maxOpen).toBe(1);
+    await tick();
+    expect(w.log[1]).toBe('cancel');
+    // The queue resumes (with the cancelled job) only after the last one.
+    expect(w.log.filter((l) => l !== 'cancel')).toEqual(['run car/1/O', 'start a', 'end a', 'start b', 'end b', 'run car/1/O']);
+  });
+
   it('pause holds the queue; put() fills cells without rendering; stop() cancels', async () => {
     const w = fakeWorker();
     const g = new GridScheduler<string>({ run: w.run, cancel: w.cancel });

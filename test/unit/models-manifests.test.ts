@@ -146,8 +146,8 @@ describe('manifestFromFiles (files dropped by the user)', () => {
 
 describe('manifest kinds', () => {
   it('validates a Florence-2 manifest as a file set, and still requires the SD parts of a pipeline', async () => {
-    const { judgeManifest, FLORENCE_2_BASE_FT } = await import('../../workers/judge-files.ts');
-    const { dtypeMix } = await import('../../workers/judge-files.ts');
+    const { judgeManifest, FLORENCE_2_BASE_FT } = await import('../../src/lib/models/florence-manifest.ts');
+    const { dtypeMix } = await import('../../src/lib/models/florence-manifest.ts');
     const m = judgeManifest(FLORENCE_2_BASE_FT, dtypeMix('wasm', false));
     expect(validateManifest(m).kind).toBe('florence-2');
     expect(m.files.filter((f) => f.role === 'onnx').length).toBe(4);
