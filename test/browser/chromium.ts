@@ -27,9 +27,9 @@ export function assertChromium(): void {
   }
 }
 
-export async function launchChromium(): Promise<Browser> {
+export async function launchChromium(extraFlags: string[] = []): Promise<Browser> {
   assertChromium();
-  return chromium.launch({ executablePath: chromiumPath, headless: true, args: chromiumFlags });
+  return chromium.launch({ executablePath: chromiumPath, headless: true, args: [...chromiumFlags, ...extraFlags] });
 }
 
 /** Collect console errors and page errors, so a test can show them when it fails. */
