@@ -6,6 +6,7 @@ import type { Capabilities } from '../src/lib/models/capabilities.ts';
 import type { DownloadProgress } from '../src/lib/models/download.ts';
 import type { FlorenceResult, FlorenceTask } from '../src/lib/eval/florence-parse.ts';
 import type { DtypeMix, JudgeDevice, JudgeSource } from '../src/lib/models/florence-manifest.ts';
+import type { ClipSource } from '../src/lib/models/clip-manifest.ts';
 
 /** The part of the Web Cache API transformers.js' `env.customCache` uses. */
 export interface CacheInterfaceLike {
@@ -73,10 +74,37 @@ export interface JudgeResult {
   timings: { preprocessMs: number; totalMs: number };
 }
 
+/** Loading the optional CLIP text model (word similarity for presence decisions). */
+export interface ClipLoadRequest {
+  /** Which model (default: Xenova/clip-vit-base-patch32's q8 text tower from the Hub). */
+  source?: ClipSource;
+  /** Fetch files from this folder URL instead of the Hub (mirrors, tests). */
+  baseUrl?: string;
+  chunkBytes?: number;
+}
+
+export interface ClipLoadResult {
+  /** Always WASM: a few short prompts per image, and q8 MatMulInteger has no WebGPU kernel. */
+  device: 'wasm';
+  dtype: ClipSource['dtype'];
+  /** The prompt each word is embedded in, e.g. 'a photo of a {}'. */
+  prompt: string;
+  downloadMs: number;
+  loadMs: number;
+}
+
 export interface JudgeWorkerApi {
   probe(): Promise<Capabilities>;
   load(request: JudgeLoadRequest, onProgress?: (p: JudgeProgress) => void): Promise<JudgeLoadResult>;
   /** Run tasks on one image; boxes are in pixels of that image, [x1, y1, x2, y2]. */
   judge(image: JudgeImage, tasks: JudgeTaskRequest[]): Promise<JudgeResult>;
   unload(): Promise<void>;
+  /** Download (or reuse) and load the CLIP text model; independent of `load()`. */
+  loadClip(request: ClipLoadRequest, onProgress?: (p: JudgeProgress) => void): Promise<ClipLoadResult>;
+  /**
+   * CLIP text cosine similarity in [-1, 1] of `concept` with each of `words` (same order), each
+   * embedded as 'a photo of a {word}'; embeddings are cached per word. The argument order is
+   * presence.ts's `SimilarityFn`, so the page can pass this method as the callback.
+   */
+  similarity(concept: string, words: string[]): Promise<number[]>;
 }

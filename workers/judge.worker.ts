@@ -15,8 +15,10 @@ import { detectCapabilities } from '../src/lib/models/capabilities.ts';
 import { downloadModel } from '../src/lib/models/download.ts';
 import { wasmThreads } from '../src/lib/models/provider.ts';
 import { parseFlorenceOutput } from '../src/lib/eval/florence-parse.ts';
-import type { JudgeLoadRequest, JudgeLoadResult, JudgeProgress, JudgeResult, JudgeTaskResult, JudgeWorkerApi } from './judge-api.ts';
+import type { ClipLoadResult, JudgeLoadRequest, JudgeLoadResult, JudgeProgress, JudgeResult, JudgeTaskResult, JudgeWorkerApi } from './judge-api.ts';
 import { storeCache } from './judge-files.ts';
+import { chainCaches, ClipTextSimilarity, loadClipText } from './judge-clip.ts';
+import { CLIP_VIT_B32_TEXT, clipManifest } from '../src/lib/models/clip-manifest.ts';
 import { dtypeMix, FLORENCE_2_BASE_FT, judgeManifest, type JudgeDevice } from '../src/lib/models/florence-manifest.ts';
 
 interface Loaded {
@@ -25,6 +27,11 @@ interface Loaded {
   device: JudgeDevice;
 }
 let loaded: Loaded | null = null;
+/** The CLIP text model for word similarity (optional, loaded by loadClip). */
+let clip: ClipTextSimilarity | null = null;
+let disposeClip: (() => Promise<unknown>) | null = null;
+/** Florence-2's store cache, kept so a later CLIP load can chain it (env.customCache is one object). */
+let florenceCache: ReturnType<typeof storeCache> | null = null;
 
 /** transformers.js settings: files only from our store, no second cache, no CDN. */
 function configureTransformers(cache: ReturnType<typeof storeCache>, threads: number): void {
@@ -78,7 +85,8 @@ const api: JudgeWorkerApi = {
     await downloadModel(manifest, { baseUrl: request.baseUrl, chunkBytes: request.chunkBytes, onProgress: (download) => report({ phase: 'download', download }) });
     const t1 = performance.now();
 
-    configureTransformers(storeCache(manifest, source.repo), wasmThreads(caps));
+    florenceCache = storeCache(manifest, source.repo);
+    configureTransformers(florenceCache, wasmThreads(caps));
     const progress_callback = (p: { status: string; file?: string; loaded?: number; total?: number }) => {
       if (p.status === 'progress' && p.file) report({ phase: 'loading', file: p.file, loaded: p.loaded ?? 0, total: p.total ?? 0 });
     };
@@ -132,7 +140,38 @@ const api: JudgeWorkerApi = {
     return { results, timings: { preprocessMs: t1 - t0, totalMs: performance.now() - t0 } };
   },
 
-  unload: release,
+  async unload() {
+    await release();
+    await releaseClip();
+  },
+
+  async loadClip(request, onProgress): Promise<ClipLoadResult> {
+    await releaseClip();
+    const source = request.source ?? CLIP_VIT_B32_TEXT;
+    const manifest = clipManifest(source);
+    const t0 = performance.now();
+    await downloadModel(manifest, { baseUrl: request.baseUrl, chunkBytes: request.chunkBytes, onProgress: (download) => onProgress?.({ phase: 'download', download }) });
+    const t1 = performance.now();
+    configureTransformers(chainCaches(storeCache(manifest, source.repo), florenceCache), wasmThreads(await detectCapabilities()));
+    // WASM always: a dozen short prompts per image, and the q8 graph's MatMulInteger has no WebGPU kernel.
+    const encoder = await loadClipText(source.repo, { device: 'wasm', dtype: source.dtype });
+    clip = new ClipTextSimilarity(encoder);
+    disposeClip = () => encoder.model.dispose();
+    onProgress?.({ phase: 'ready' });
+    return { device: 'wasm', dtype: source.dtype, prompt: clip.prompt, downloadMs: t1 - t0, loadMs: performance.now() - t1 };
+  },
+
+  async similarity(concept, words) {
+    if (!clip) throw new Error('The judge has no CLIP text model loaded: call loadClip() first.');
+    return clip.similarity(concept, words);
+  },
 };
+
+async function releaseClip(): Promise<void> {
+  const dispose = disposeClip;
+  clip = null;
+  disposeClip = null;
+  await dispose?.();
+}
 
 Comlink.expose(api);

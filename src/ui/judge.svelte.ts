@@ -5,7 +5,7 @@
  * corrections (kept with the image's record in storage), totals and agreement.
  */
 import * as Comlink from 'comlink';
-import type { JudgeLoadResult, JudgeProgress, JudgeWorkerApi } from '../../workers/judge-api.ts';
+import type { ClipLoadRequest, ClipLoadResult, JudgeLoadResult, JudgeProgress, JudgeWorkerApi } from '../../workers/judge-api.ts';
 import { decidePresence, type PresenceDecision, type Verdict } from '../lib/eval/presence.ts';
 import { agreement, type JudgedItem } from '../lib/eval/agreement.ts';
 import { gridTotals } from '../lib/eval/totals.ts';
@@ -37,6 +37,8 @@ export class Judge {
   error = $state('');
   progress = $state<{ loaded: number; total: number } | null>(null);
   loadInfo = $state<JudgeLoadResult | null>(null);
+  /** The CLIP text model used for words the concept lists miss, once `enableClip` has loaded it. */
+  clipInfo = $state<ClipLoadResult | null>(null);
   /** Key of the image being judged now. */
   judging = $state<string | null>(null);
   /** Bumped when records, decisions or corrections change. */
@@ -118,10 +120,25 @@ export class Judge {
     } else if (p.phase === 'warming-up') this.status = 'Warming up the judge…';
   }
 
+  /**
+   * Load the judge worker's CLIP text model (about 64 MB from the Hub by default) so presence
+   * decisions compare words the lists miss by CLIP similarity; badges are decided again with it.
+   * Needs the judge loaded (same worker).
+   */
+  async enableClip(request: ClipLoadRequest = {}): Promise<void> {
+    const api = this.api;
+    if (this.phase !== 'ready' || !api) throw new Error('Turn the judge on first: CLIP similarity runs in the judge worker.');
+    this.clipInfo = await this.serial(() => api.loadClip(request));
+    this.decisions.clear();
+    this.version++;
+    void this.decideMissing();
+  }
+
   /** Stop judging and release the model (badges already judged stay). */
   async turnOff(): Promise<void> {
     this.phase = 'off';
     this.status = '';
+    this.clipInfo = null;
     await this.api?.unload().catch(() => {});
   }
 
@@ -236,7 +253,10 @@ export class Judge {
       for (const b of cellBadges(this.pg.state, prompt)) {
         const id = decisionId(job.key, b.concept);
         if (this.decisions.has(id)) continue;
-        this.decisions.set(id, await decidePresence(b.concept, { od: record.od, caption: record.caption }));
+        const api = this.api;
+        // The worker's CLIP similarity (SimilarityFn's argument order), queued with the judge's other calls.
+        const similarity = this.clipInfo && api ? (concept: string, words: string[]) => this.serial(() => api.similarity(concept, words)) : undefined;
+        this.decisions.set(id, await decidePresence(b.concept, { od: record.od, caption: record.caption }, similarity ? { similarity } : {}));
         changed = true;
       }
     }

@@ -15,7 +15,7 @@ import { isSha256Hex } from './checksum.ts';
 export type FileRole = 'text_encoder' | 'unet' | 'vae_decoder' | 'external_data' | 'config' | 'onnx';
 
 /** What a manifest describes: a Stable Diffusion pipeline (default) or the Florence-2 judge. */
-export type ModelKind = 'stable-diffusion' | 'florence-2';
+export type ModelKind = 'stable-diffusion' | 'florence-2' | 'clip-text';
 
 /** One file of a model. Unknown size or checksum is said plainly: 'unknown', never a guess. */
 export interface ManifestFile {
@@ -173,10 +173,11 @@ export function validateManifest(x: unknown, label = 'The model manifest'): Mode
   if (typeof x.id !== 'string' || !/^[a-z0-9][a-z0-9._-]{0,99}$/.test(x.id)) {
     p.push(`id must be 1–100 lower-case letters, digits, '.', '_' or '-' (got ${JSON.stringify(x.id)})`);
   }
-  if (x.kind !== undefined && x.kind !== 'stable-diffusion' && x.kind !== 'florence-2') {
-    p.push(`kind must be 'stable-diffusion' or 'florence-2' (got ${JSON.stringify(x.kind)})`);
+  if (x.kind !== undefined && x.kind !== 'stable-diffusion' && x.kind !== 'florence-2' && x.kind !== 'clip-text') {
+    p.push(`kind must be 'stable-diffusion' or 'florence-2' or 'clip-text' (got ${JSON.stringify(x.kind)})`);
   }
-  const pipeline = x.kind !== 'florence-2';
+  // Judge models (Florence-2, CLIP text) are file sets for transformers.js, not diffusion pipelines.
+  const pipeline = x.kind === undefined || x.kind === 'stable-diffusion';
   if (typeof x.label !== 'string' || x.label.trim() === '') p.push('label must be a non-empty string');
   if (typeof x.about !== 'string') p.push('about must be a string (say what these files are)');
   p.push(...sourceProblems(x.source));
