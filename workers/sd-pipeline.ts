@@ -127,9 +127,11 @@ export async function runPipeline(p: PipelineSessions, request: GenerateRequest,
   const generator = new TorchCpuGenerator(request.seed);
   let latents = initialLatents(generator.randn(shape), scheduler);
 
-  // Batch the two guidance branches when the UNet takes batch 2 (symbolic or static 2).
+  // Batch the two guidance branches when the UNet takes batch 2 (symbolic or static 2), except
+  // on WASM at 64² latents and up, where batch 2 of SD 1.5 does not fit in wasm32's 4 GB.
   const unetBatch = staticBatch(inputMeta(p.unet).find((m) => m.name === 'sample')!);
-  const batched = guided && (unetBatch === null || unetBatch === 2);
+  const fitsBatch2 = p.choice.provider !== 'wasm' || size < 64 || unetBatch === 2;
+  const batched = guided && fitsBatch2 && (unetBatch === null || unetBatch === 2);
 
   for (let i = 0; i < scheduler.timesteps.length; i++) {
     checkCancelled();

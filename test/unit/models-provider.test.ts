@@ -34,7 +34,9 @@ describe('chooseProvider', () => {
     const c = chooseProvider(caps(gpu({ adapter: false, problem: 'No adapter.' }), false), { float16: false });
     expect(c).toMatchObject({ provider: 'wasm', threads: 1 });
     expect(c.reason).toMatch(/not cross-origin isolated/);
-    expect(wasmThreads({ crossOriginIsolated: true, cores: 2 })).toBe(1);
+    expect(wasmThreads({ crossOriginIsolated: true, cores: 2 })).toBe(2);
+    expect(wasmThreads({ crossOriginIsolated: true, cores: 1 })).toBe(1);
+    expect(wasmThreads({ crossOriginIsolated: false, cores: 16 })).toBe(1);
     expect(wasmThreads({ crossOriginIsolated: true, cores: 16 })).toBe(4);
   });
 
