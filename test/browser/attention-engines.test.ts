@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, recordConsole } from './chromium.ts';
+import { launchChromium } from './chromium.ts';
+import { openHarness } from './page-helpers.ts';
 
 let browser: Browser;
 let page: Page;
@@ -13,10 +14,7 @@ let log: string[];
 
 beforeAll(async () => {
   browser = await launchChromium();
-  page = await browser.newPage();
-  log = recordConsole(page);
-  await page.goto(`${inject('isolatedUrl')}test/browser/harness/worker.html`);
-  await page.waitForFunction(() => (window as unknown as { harnessReady?: boolean }).harnessReady === true);
+  ({ page, log } = await openHarness(browser, inject('isolatedUrl'), 'worker'));
 });
 afterAll(async () => {
   await browser?.close();

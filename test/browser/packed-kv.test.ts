@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { join } from 'node:path';
 import { writePipeline } from '../../tools/sdgen/index.ts';
-import { launchChromium, recordConsole } from './chromium.ts';
-import { meanAbsDiff } from './page-helpers.ts';
+import { launchChromium } from './chromium.ts';
+import { meanAbsDiff, openHarness } from './page-helpers.ts';
 
 let browser: Browser;
 let page: Page;
@@ -19,10 +19,7 @@ beforeAll(async () => {
   // Same seed and size as the built-in tiny model: same weights, another export style.
   writePipeline(join(inject('distDir'), 'models-test/tiny-packed'), { size: 'tiny', style: 'fused-packed-kv', seed: 0, latentSize: 32 });
   browser = await launchChromium();
-  page = await browser.newPage();
-  log = recordConsole(page);
-  await page.goto(`${inject('isolatedUrl')}test/browser/harness/worker.html`);
-  await page.waitForFunction(() => (window as unknown as { harnessReady?: boolean }).harnessReady === true);
+  ({ page, log } = await openHarness(browser, inject('isolatedUrl'), 'worker'));
 });
 afterAll(async () => {
   await browser?.close();

@@ -45,3 +45,16 @@ export function meanAbsDiff(a: number[], b: number[]): number {
   }
   return s / n;
 }
+
+/**
+ * Open a harness page (test/browser/harness/NAME.html) on the app's origin and wait until it has
+ * put its modules on `window.harness`. Returns the page and its console log.
+ */
+export async function openHarness(browser: import('playwright-core').Browser, appUrl: string, name: string): Promise<{ page: Page; log: string[] }> {
+  const { recordConsole } = await import('./chromium.ts');
+  const page = await browser.newPage();
+  const log = recordConsole(page);
+  await page.goto(`${appUrl}test/browser/harness/${name}.html`);
+  await page.waitForFunction(() => (window as unknown as { harnessReady?: boolean }).harnessReady === true);
+  return { page, log };
+}

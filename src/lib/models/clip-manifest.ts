@@ -8,7 +8,7 @@
  * compute (a dozen short prompts per image), runs on WASM, and 8-bit costs little accuracy for
  * cosine similarities of whole-prompt embeddings.
  */
-import type { ManifestFile, ModelManifest } from './manifests.ts';
+import { fileSetManifest, type ModelManifest } from './manifests.ts';
 
 /** Dtypes of the text model as transformers.js names them ('q8' → '_quantized', 'fp32' → ''). */
 export type ClipDtype = 'q8' | 'fp32';
@@ -45,34 +45,18 @@ const APPROX: Record<string, number> = {
   'onnx/text_model_quantized.onnx': 64e6, 'onnx/text_model.onnx': 254e6, 'tokenizer.json': 2.2e6, 'config.json': 5e3,
 };
 
-/**
- * The manifest of the CLIP text model: kind 'clip-text', configs + one graph. The Stable
- * Diffusion run fields are required by the type but unused for this kind (as for Florence-2).
- */
+/** The manifest of the CLIP text model: kind 'clip-text', configs + one graph. */
 export function clipManifest(source: ClipSource): ModelManifest {
-  const files: ManifestFile[] = [...CLIP_CONFIG_PATHS, clipTextOnnxPath(source.dtype)].map((path) => ({
-    path,
-    role: path.endsWith('.onnx') ? 'onnx' : 'config',
-    size: source.sizes?.[path] ?? 'unknown',
-    approxSize: source.sizes?.[path] ?? APPROX[path] ?? 10_000,
-    sha256: 'unknown',
-  }));
-  return {
+  return fileSetManifest({
     kind: 'clip-text',
     id: source.id,
     label: source.label,
-    source: { kind: 'hub', repo: source.repo, revision: source.revision },
+    repo: source.repo,
+    revision: source.revision,
     about: `CLIP text model for word similarity in the judge (transformers.js layout, ${source.dtype}).`,
-    files,
-    tokenizer: { path: 'tokenizer.json', padTokenId: 49407, maxLength: 77 },
-    scheduler: { name: 'EulerDiscrete', betaSchedule: 'scaled_linear', betaStart: 0.00085, betaEnd: 0.012, numTrainTimesteps: 1000, stepsOffset: 1, timestepSpacing: 'linspace' },
-    defaults: { steps: 1, guidance: 0 },
-    contextWidth: null,
-    latentSize: 8,
-    vaeScalingFactor: 1,
-    weights: 'unknown',
-    requires: { shaderF16: false },
-    approxDownloadBytes: files.reduce((s, f) => s + f.approxSize, 0),
-    warnings: [],
-  };
+    paths: [...CLIP_CONFIG_PATHS, clipTextOnnxPath(source.dtype)],
+    ...(source.sizes ? { sizes: source.sizes } : {}),
+    approx: APPROX,
+    shaderF16: false,
+  });
 }

@@ -14,7 +14,7 @@
  *   transformers.js v3 refused outright ("The device does not support fp16", transformers.js
  *   #867). About 620 MB, since the fp32 vision encoder is 367 MB.
  */
-import type { ManifestFile, ModelManifest } from './manifests.ts';
+import { fileSetManifest, type ModelManifest } from './manifests.ts';
 
 export type JudgeDevice = 'webgpu' | 'wasm';
 export type Dtype = 'fp32' | 'fp16' | 'q4';
@@ -72,30 +72,16 @@ export const FLORENCE_2_BASE_FT: JudgeSource = { id: 'florence-2-base-ft', label
  * the type but unused and not validated for this kind; it is never offered to the diffusion worker.
  */
 export function judgeManifest(source: JudgeSource, mix: DtypeMix): ModelManifest {
-  const role = (p: string): ManifestFile['role'] => (p.endsWith('.onnx') ? 'onnx' : 'config');
-  const files: ManifestFile[] = [...CONFIG_PATHS, ...onnxPaths(mix)].map((path) => ({
-    path,
-    role: role(path),
-    size: source.sizes?.[path] ?? 'unknown',
-    approxSize: source.sizes?.[path] ?? APPROX[path] ?? 10_000,
-    sha256: 'unknown',
-  }));
-  return {
+  return fileSetManifest({
     kind: 'florence-2',
     id: source.id,
     label: source.label,
-    source: { kind: 'hub', repo: source.repo, revision: source.revision },
+    repo: source.repo,
+    revision: source.revision,
     about: `Florence-2 for judging images (transformers.js layout), dtypes ${JSON.stringify(mix)}.`,
-    files,
-    tokenizer: { path: 'tokenizer.json', padTokenId: 1, maxLength: 1024 },
-    scheduler: { name: 'EulerDiscrete', betaSchedule: 'scaled_linear', betaStart: 0.00085, betaEnd: 0.012, numTrainTimesteps: 1000, stepsOffset: 1, timestepSpacing: 'linspace' },
-    defaults: { steps: 1, guidance: 0 },
-    contextWidth: null,
-    latentSize: 8,
-    vaeScalingFactor: 1,
-    weights: 'unknown',
-    requires: { shaderF16: mix.vision_encoder === 'fp16' },
-    approxDownloadBytes: files.reduce((s, f) => s + f.approxSize, 0),
-    warnings: [],
-  };
+    paths: [...CONFIG_PATHS, ...onnxPaths(mix)],
+    ...(source.sizes ? { sizes: source.sizes } : {}),
+    approx: APPROX,
+    shaderF16: mix.vision_encoder === 'fp16',
+  });
 }

@@ -304,3 +304,51 @@ export function manifestFromFiles(files: readonly File[], opts: CustomManifestOp
   const manifest = customManifest({ kind: 'local' }, entries, { id: 'local', label: 'Model from your files', ...opts }, 'Files picked from this computer.', []);
   return { manifest, files: byPath };
 }
+
+/** What a transformers.js model's file-set manifest needs (Florence-2, the CLIP text tower). */
+export interface FileSetSpec {
+  kind: Exclude<ModelKind, 'stable-diffusion'>;
+  id: string;
+  label: string;
+  repo: string;
+  revision: string;
+  about: string;
+  /** Paths in the repo; '*.onnx' are graphs, the rest configs. */
+  paths: string[];
+  /** Exact sizes where known (bytes), else the approximate ones. */
+  sizes?: Record<string, number>;
+  approx: Record<string, number>;
+  shaderF16: boolean;
+}
+
+/**
+ * A manifest for a model that is only a set of files for transformers.js. Its Stable Diffusion
+ * run fields are required by the type but unused, and not validated, for these kinds.
+ */
+export function fileSetManifest(spec: FileSetSpec): ModelManifest {
+  const files: ManifestFile[] = spec.paths.map((path) => ({
+    path,
+    role: path.endsWith('.onnx') ? 'onnx' : 'config',
+    size: spec.sizes?.[path] ?? 'unknown',
+    approxSize: spec.sizes?.[path] ?? spec.approx[path] ?? 10_000,
+    sha256: 'unknown',
+  }));
+  return {
+    kind: spec.kind,
+    id: spec.id,
+    label: spec.label,
+    source: { kind: 'hub', repo: spec.repo, revision: spec.revision },
+    about: spec.about,
+    files,
+    tokenizer: { path: 'tokenizer.json', padTokenId: 0, maxLength: 1 },
+    scheduler: { name: 'EulerDiscrete', betaSchedule: 'scaled_linear', betaStart: 0.00085, betaEnd: 0.012, numTrainTimesteps: 1000, stepsOffset: 1, timestepSpacing: 'linspace' },
+    defaults: { steps: 1, guidance: 0 },
+    contextWidth: null,
+    latentSize: 8,
+    vaeScalingFactor: 1,
+    weights: 'unknown',
+    requires: { shaderF16: spec.shaderF16 },
+    approxDownloadBytes: files.reduce((sum, f) => sum + f.approxSize, 0),
+    warnings: [],
+  };
+}
