@@ -116,6 +116,12 @@ export interface DiffusionWorkerApi {
    * `.action` says what the user can do.
    */
   download(request: DownloadRequest, onProgress?: (p: DownloadProgress) => void): Promise<DownloadOutcome>;
+  /**
+   * Store files the user picked (a diffusers ONNX folder, see manifestFromFiles) into browser
+   * storage as if downloaded, with the same progress reports; `load` then opens them.
+   * `files` maps each manifest path to its File/Blob (structured-cloned, not copied into memory).
+   */
+  importFiles(manifest: ModelManifest, files: Record<string, Blob>, onProgress?: (p: DownloadProgress) => void): Promise<void>;
   /** Abort a running download (it can be resumed later). */
   abortDownload(): Promise<void>;
   /** What browser storage holds. */

@@ -10,7 +10,7 @@ import { ClipPromptTokenizer } from '../src/lib/models/tokenizer.ts';
 import type { DiffusionWorkerApi, GenerateRequest, LoadRequest, LoadResult } from './diffusion-api.ts';
 import { createSession, loadOrt, type Session } from './ort-runtime.ts';
 import { loadStoredPipeline } from './pipeline-files.ts';
-import { downloadModel } from '../src/lib/models/download.ts';
+import { downloadModel, importModelFiles } from '../src/lib/models/download.ts';
 import { deleteAllStoredModels, deleteStoredModel, listStoredModels, openModelFile } from '../src/lib/models/store.ts';
 import type { ModelManifest } from '../src/lib/models/manifests.ts';
 import { downloadToMemory, dropFromMemory, isStorageRefused } from './model-files.ts';
@@ -83,6 +83,16 @@ const api: DiffusionWorkerApi = {
         storage: 'memory',
         note: 'This browser gives this page no storage (an embed on another site?), so the model is held in memory for this visit only.',
       };
+    } finally {
+      if (downloading === controller) downloading = null;
+    }
+  },
+
+  async importFiles(manifest, files, onProgress) {
+    downloading?.abort();
+    const controller = (downloading = new AbortController());
+    try {
+      await importModelFiles(manifest, new Map(Object.entries(files)), { ...(onProgress ? { onProgress } : {}), signal: controller.signal });
     } finally {
       if (downloading === controller) downloading = null;
     }

@@ -3,7 +3,7 @@
  * download and load, applying an erasure, the compare grid's queue, share links, lessons and
  * persistence. Components read its fields and call its methods; they never call the worker.
  */
-import { BUILTIN_MANIFESTS, getManifest, type ModelManifest } from '../lib/models/manifests.ts';
+import { BUILTIN_MANIFESTS, getManifest, manifestFromFiles, type ModelManifest } from '../lib/models/manifests.ts';
 import { detectCapabilities, type Capabilities } from '../lib/models/capabilities.ts';
 import type { DownloadProgress } from '../lib/models/download.ts';
 import type { StoredModel } from '../lib/models/store.ts';
@@ -229,8 +229,11 @@ export class Playground {
     this.speed = { bytesPerSecond: p.bytesPerSecond, etaSeconds: p.etaSeconds, loaded: p.loaded, total: p.total };
   }
 
-  /** Download (or resume) the current model into browser storage, then load it. */
-  async loadModel({ restart = false } = {}): Promise<void> {
+  /**
+   * Download (or resume) the current model into browser storage, then load it. `accessToken`
+   * (gated Hub repos) goes to the worker for this download only; it is never stored.
+   */
+  async loadModel({ restart = false, accessToken }: { restart?: boolean; accessToken?: string } = {}): Promise<void> {
     const manifest = this.manifest;
     if (!manifest) return;
     this.problem = null;
@@ -239,7 +242,13 @@ export class Playground {
       this.phase = 'downloading';
       this.status = `Storing ${manifest.label}…`;
       this.files = {};
-      await this.worker.download({ manifest, baseUrl: this.base, ...(restart ? { restart } : {}) }, Comlink.proxy((p: DownloadProgress) => this.onDownload(p)));
+      // Picked files are already in storage (useLocalFiles); there is nothing to download.
+      if (manifest.source.kind !== 'local') {
+        await this.worker.download(
+          { manifest, baseUrl: this.base, ...(restart ? { restart } : {}), ...(accessToken ? { accessToken } : {}) },
+          Comlink.proxy((p: DownloadProgress) => this.onDownload(p)),
+        );
+      }
       void this.refreshStored();
       this.phase = 'loading';
       this.status = `Loading ${manifest.label} (creating the engine's sessions)…`;
@@ -253,6 +262,69 @@ export class Playground {
     } catch (e) {
       this.fail(e);
     }
+  }
+
+  // ── your own model: a Hub repo or files from this computer ──
+
+  /**
+   * List a Hub repo at a revision and build its manifest (files, exact sizes, warnings), for the
+   * user to check before downloading. Throws with a message naming what is wrong (absent repo,
+   * gated without a token, not a diffusers ONNX layout).
+   */
+  async previewHubModel(repo: string, revision: string, accessToken?: string): Promise<ModelManifest> {
+    const ref = validateState({ ...defaultState(), model: { kind: 'hub', repo: repo.trim(), revision: revision.trim() || 'main' } }).model;
+    if (ref.kind !== 'hub') throw new Error('Not a Hub repo.');
+    const listing = await fetchHubListing(ref.repo, ref.revision, accessToken ? { accessToken } : {});
+    return manifestFromHubRepo(ref.repo, ref.revision, listing);
+  }
+
+  /** Make a previewed Hub manifest the current model, then download and load it. */
+  async useHubModel(manifest: ModelManifest, accessToken?: string): Promise<void> {
+    if (manifest.source.kind !== 'hub') throw new Error(`'${manifest.label}' is not a Hub model.`);
+    this.switchToCustom({ kind: 'hub', repo: manifest.source.repo, revision: manifest.source.revision }, manifest);
+    await this.loadModel(accessToken ? { accessToken } : {});
+  }
+
+  /**
+   * Use model files picked or dropped from this computer: build their manifest (throws a
+   * ManifestError listing what is missing when the folder is not a diffusers ONNX layout), store
+   * them in browser storage with per-file progress, then load.
+   */
+  async useLocalFiles(picked: readonly File[]): Promise<void> {
+    const { manifest, files } = manifestFromFiles(picked);
+    // The state has no 'local' model kind yet: a Hub-shaped ref that names no real repo keeps
+    // the image cache keys of this import apart (see persist, which does not save it).
+    this.switchToCustom({ kind: 'hub', repo: 'local/files', revision: `t${Date.now().toString(36)}` }, manifest);
+    this.problem = null;
+    this.phase = 'downloading';
+    this.status = `Storing ${manifest.label} in this browser…`;
+    this.files = {};
+    try {
+      await this.worker.importFiles(manifest, Object.fromEntries(files), Comlink.proxy((p: DownloadProgress) => this.onDownload(p)));
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    await this.loadModel();
+  }
+
+  /** True while the current model is one made of picked files (it is not saved with the session). */
+  get isLocalModel(): boolean {
+    return this.state.model.kind === 'hub' && this.customManifest?.source.kind === 'local';
+  }
+
+  /** The current model becomes a custom one: its defaults become the settings, the grid waits. */
+  private switchToCustom(ref: PlaygroundState['model'], manifest: ModelManifest): void {
+    this.consent = null;
+    this.customManifest = manifest;
+    this.state.model = ref;
+    this.state.steps = manifest.defaults.steps;
+    this.state.guidance = manifest.defaults.guidance;
+    this.loaded = null;
+    this.summary = null;
+    this.grid.pause();
+    this.grid.setJobs(this.jobs);
+    this.persist();
   }
 
   async abortDownload(): Promise<void> {
@@ -397,7 +469,8 @@ export class Playground {
 
   /** Save the session soon (debounced). */
   persist(): void {
-    if (this.embed) return;
+    // A model of picked files cannot come back after a reload (the files are not named by the state).
+    if (this.embed || this.isLocalModel) return;
     if (this.saveTimer) clearTimeout(this.saveTimer);
     this.saveTimer = setTimeout(() => void this.saveNow(), 150);
   }
