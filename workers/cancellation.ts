@@ -4,6 +4,12 @@
  * between UNet steps (an ONNX Runtime run cannot be interrupted midway).
  */
 
+/**
+ * Let the worker's event loop run (a task, not a microtask). onnxruntime-web's WASM run resolves
+ * through microtasks only, so without this a generation never lets a cancel() message in.
+ */
+export const nextTask = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
 /** Thrown inside a superseded generation; the page treats it as "stopped", not as a failure. */
 export class CancelledError extends Error {
   override name = 'CancelledError';

@@ -11,6 +11,7 @@ import type { GenerateProgress, GenerateRequest, GenerateResult } from './diffus
 import type { ProviderChoice } from '../src/lib/models/provider.ts';
 import { staticBatch } from '../src/lib/models/io.ts';
 import { inputMeta } from './ort-runtime.ts';
+import { nextTask } from './cancellation.ts';
 import { AttentionCapture, readKeyWeights, type QTensor } from './attention-capture.ts';
 import { wordTokenPositions } from '../src/lib/attention/index.ts';
 import type { CrossAttentionSite, ModelSources } from '../src/lib/onnx/index.ts';
@@ -134,6 +135,7 @@ export async function runPipeline(p: PipelineSessions, request: GenerateRequest,
   const batched = guided && fitsBatch2 && (unetBatch === null || unetBatch === 2);
 
   for (let i = 0; i < scheduler.timesteps.length; i++) {
+    await nextTask(); // lets a cancel() or a newer request reach the worker
     checkCancelled();
     const t = scheduler.timesteps[i]!;
     const x = scheduler.scaleModelInput(latents, i);

@@ -12,4 +12,4 @@ async function generatePixels(request: Parameters<DiffusionWorkerApi['generate']
   return { width: r.width, height: r.height, provider: r.provider, rgba: Array.from(r.rgba) };
 }
 
-Object.assign(window, { harness: { api, getManifest, generatePixels, baseUrl: new URL('../../../', location.href).href }, harnessReady: true });
+Object.assign(window, { harness: { api, Comlink, getManifest, generatePixels, baseUrl: new URL('../../../', location.href).href }, harnessReady: true });
