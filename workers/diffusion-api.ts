@@ -38,6 +38,8 @@ export interface LoadRequest {
   /** The app's base URL (document.baseURI), for the tokenizer. */
   baseUrl: string;
   preference: Provider | 'auto';
+  /** WASM threads to use instead of the default (capped at the cores, and 1 without isolation). */
+  threads?: number;
 }
 
 export interface LoadResult {

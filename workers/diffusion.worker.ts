@@ -114,7 +114,12 @@ const api: DiffusionWorkerApi = {
     const t0 = performance.now();
     await release();
     const files = await loadStoredPipeline(request.manifest, request.baseUrl);
-    const choice = chooseProvider(await detectCapabilities(), files.config.requirements, request.preference);
+    const caps = await detectCapabilities();
+    const choice = chooseProvider(caps, files.config.requirements, request.preference);
+    if (request.threads !== undefined) {
+      const most = caps.crossOriginIsolated ? Math.max(1, caps.cores) : 1;
+      choice.threads = Math.max(1, Math.min(Math.floor(request.threads), most));
+    }
     const ort = await loadOrt(choice.provider, choice.threads);
     const [textEncoder, unet, vaeDecoder] = [
       await createSession(ort, 'text encoder', files.textEncoder, choice.provider),

@@ -28,7 +28,10 @@ describe('memory across generations', () => {
       const { api, getManifest, baseUrl } = (window as any).harness;
       const manifest = getManifest('tiny');
       await api.download({ manifest, baseUrl });
-      await api.load({ manifest, baseUrl, preference: 'wasm' });
+      // One thread: measureUserAgentSpecificMemory() never answers while onnxruntime-web's WASM
+      // pthread workers exist (seen in Chromium 156), so the measured run must not start them.
+      const loaded = await api.load({ manifest, baseUrl, preference: 'wasm', threads: 1 });
+      if (loaded.threads !== 1) throw new Error(`asked for 1 thread, got ${loaded.threads}`);
       await api.erase({ method: 'uce', erase: ['car'] });
       const measure = async () => ((await (performance as any).measureUserAgentSpecificMemory()).bytes as number);
       const out: number[] = [];
