@@ -6,8 +6,8 @@
  * (workers/attention-capture.ts), batch 2 ([uncond, cond], as guidance runs). A plain step
  * fetches out_sample; a capture step also fetches the 15 Q tensors of the DAAM levels and
  * accumulates softmax(QKᵀ/√d) of the cond branch on the CPU (the WASM path's code). Engine:
- * onnxruntime-node (CPU); `--engine web` tries onnxruntime-web's WASM engine, which runs out of
- * wasm memory creating this session in Node (std::bad_alloc). Default latent 32×32
+ * onnxruntime-node (CPU), or `--engine web` for onnxruntime-web's WASM engine with the app's
+ * session settings (graph optimisation 'basic': with 'all' it runs out of wasm memory). Default latent 32×32
  * (256 px): a 64×64 step takes minutes on a 2-core machine. Prints a table, writes
  * bench/results/attention.json. Goal: capture / plain ≤ 1.15.
  */
@@ -23,8 +23,6 @@ const arg = (name: string, fallback: string) => {
 };
 const LATENT = Number(arg('latent', '32'));
 const STEPS = Number(arg('steps', '3'));
-// onnxruntime-web's WASM engine cannot hold this model in Node: session creation fails with
-// std::bad_alloc (the 1.6 GB file is copied into the 4 GB wasm heap, then its initializers).
 const ENGINE = arg('engine', 'node');
 const D = 768;
 const TOKENS = 77;
@@ -51,7 +49,8 @@ type Ort = typeof import('onnxruntime-node');
 const ort = (ENGINE === 'node' ? await import('onnxruntime-node') : await import('onnxruntime-web')) as Ort;
 if (ENGINE !== 'node') (ort.env as { wasm: { numThreads: number } }).wasm.numThreads = Math.min(2, cpus().length);
 const t1 = performance.now();
-const session = await ort.InferenceSession.create(joined, { graphOptimizationLevel: 'all' } as never);
+// As the app: 'basic' on WASM ('all' makes fp32 copies of the fp16 weights: out of wasm memory).
+const session = await ort.InferenceSession.create(joined, { graphOptimizationLevel: ENGINE === 'node' ? 'all' : 'basic' } as never);
 console.log(`session (${ENGINE}) in ${((performance.now() - t1) / 1000).toFixed(0)} s`);
 
 const context = lcg(2 * TOKENS * D, 3);
