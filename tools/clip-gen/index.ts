@@ -22,7 +22,8 @@ import { dirname, join, resolve } from 'node:path';
 import { DataType } from '../../src/lib/onnx/schema.ts';
 import { attr, encodeModel } from '../sdgen/onnx-writer.ts';
 import { Net } from '../sdgen/net.ts';
-import { layerNorm, linear, mergeHeads, quickGelu, splitHeads } from '../sdgen/layers.ts';
+import { layerNorm, linear, quickGelu } from '../sdgen/layers.ts';
+import { selfAttention } from '../sdgen/text-encoder.ts';
 
 export interface TinyClipTextConfig {
   seed: number;
@@ -80,18 +81,6 @@ export function buildClipTextModel(cfg: TinyClipTextConfig): Net {
   return net;
 }
 
-/** CLIPAttention with an additive mask [B, 1, S, S]; q is scaled before Q·Kᵀ. */
-function selfAttention(net: Net, scope: string, x: string, cfg: TinyClipTextConfig, bias: string): string {
-  const D = cfg.hidden;
-  const d = D / cfg.heads;
-  const q = net.op1(scope, 'Mul', [linear(net, `${scope}/q_proj`, x, D, D), net.constFloat(scope, [1 / Math.sqrt(d)])]);
-  const k = linear(net, `${scope}/k_proj`, x, D, D);
-  const v = linear(net, `${scope}/v_proj`, x, D, D);
-  const scores = net.op1(scope, 'MatMul', [splitHeads(net, scope, q, cfg.heads, d), splitHeads(net, scope, k, cfg.heads, d, true)]);
-  const probs = net.op1(scope, 'Softmax', [net.op1(scope, 'Add', [scores, bias])], { attrs: { axis: attr.int(-1) } });
-  const o = net.op1(scope, 'MatMul', [probs, splitHeads(net, scope, v, cfg.heads, d)]);
-  return linear(net, `${scope}/out_proj`, mergeHeads(net, scope, o, D), D, D, { gain: 0.5 });
-}
 
 /** config.json of the tiny model (a CLIPConfig with a text_config; the vision part is nominal). */
 export function tinyClipConfig(cfg: TinyClipTextConfig): object {

@@ -48,8 +48,11 @@ export function buildTextEncoder(cfg: TextEncoderConfig, dtype: ComputeDtype, se
   return net;
 }
 
-/** CLIPAttention with the causal mask: q is scaled before Q·Kᵀ, as transformers does. */
-function selfAttention(net: Net, scope: string, x: string, cfg: TextEncoderConfig, causal: string): string {
+/**
+ * CLIPAttention with an additive mask (causal, or causal + padding) broadcast to [B, heads, S, S]:
+ * q is scaled before Q·Kᵀ, as transformers does. Also used by tools/clip-gen.
+ */
+export function selfAttention(net: Net, scope: string, x: string, cfg: Pick<TextEncoderConfig, 'hidden' | 'heads'>, causal: string): string {
   const D = cfg.hidden;
   const d = D / cfg.heads;
   const q = net.op1(scope, 'Mul', [linear(net, `${scope}/q_proj`, x, D, D), net.constFloat(scope, [1 / Math.sqrt(d)])]);
