@@ -11,27 +11,13 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium, recordConsole } from './chromium.ts';
 import { accumulateProbabilities, aggregateTokenMaps, keysPerHeadTransposed, type AttentionMaps } from '../../src/lib/attention/index.ts';
 import { floatToHalf, halfToFloat } from '../../src/lib/onnx/index.ts';
+import { maxAbsDiff, randomValues } from '../unit/onnx-helpers.ts';
 
 const TOLERANCE = 1e-5;
 type H = any; // window.harness inside page.evaluate
 let browser: Browser;
 let page: Page;
 let consoleLines: string[];
-
-function lcg(n: number, seed: number, scale = 1): Float32Array {
-  let x = (seed * 2654435761 + 12345) >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    return (x / 2 ** 31 - 1) * scale;
-  });
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 beforeAll(async () => {
   browser = await launchChromium();
@@ -55,10 +41,10 @@ describe('attention-probs kernel vs accumulateProbabilities', () => {
       const tokens = 77;
       const shape = { heads, headSize, pixels, tokens };
       const inner = heads * headSize;
-      const kT = keysPerHeadTransposed(lcg(tokens * inner, 7, 2), shape);
+      const kT = keysPerHeadTransposed(randomValues(tokens * inner, 7, 2), shape);
       const expected = new Float32Array(heads * pixels * tokens);
       const steps = [0, 1].map((step) => {
-        const q = lcg(2 * pixels * inner, 20 + step, 2);
+        const q = randomValues(2 * pixels * inner, 20 + step, 2);
         accumulateProbabilities(expected, q, pixels * inner, kT, shape);
         return { q: Array.from(q), qOffset: pixels * inner };
       });
@@ -72,8 +58,8 @@ describe('attention-probs kernel vs accumulateProbabilities', () => {
     const [heads, headSize, pixels, tokens] = [8, 8, 64, 77];
     const shape = { heads, headSize, pixels, tokens };
     const inner = heads * headSize;
-    const kT = keysPerHeadTransposed(lcg(tokens * inner, 3, 2), shape);
-    const halves = Array.from(lcg(1 + 2 * pixels * inner, 9, 2), (v) => floatToHalf(v)); // one leading element: odd offset
+    const kT = keysPerHeadTransposed(randomValues(tokens * inner, 3, 2), shape);
+    const halves = Array.from(randomValues(1 + 2 * pixels * inner, 9, 2), (v) => floatToHalf(v)); // one leading element: odd offset
     const expected = new Float32Array(heads * pixels * tokens);
     accumulateProbabilities(expected, Float32Array.from(halves, (h) => halfToFloat(h)), 1 + pixels * inner, kT, shape);
     const got = await run<number[]>('runProbs', { ...shape, kT: Array.from(kT), steps: [{ q: halves, qOffset: 1 + pixels * inner }], format: 'f16' });
@@ -87,7 +73,7 @@ describe('attention-aggregate kernel vs aggregateTokenMaps', () => {
     const captured: AttentionMaps = { latentHeight: 16, latentWidth: 16, tokens, steps: [0], layers: [] };
     [16, 8, 4].forEach((g, level) => {
       // Signed values so that the clamp matters.
-      captured.layers.push({ name: `layer${level}`, level, heads: 8, height: g, width: g, sums: lcg(8 * g * g * tokens, 40 + level, 1) });
+      captured.layers.push({ name: `layer${level}`, level, heads: 8, height: g, width: g, sums: randomValues(8 * g * g * tokens, 40 + level, 1) });
     });
     const layers = captured.layers.map((l) => ({ heads: l.heads, height: l.height, width: l.width, tokens, sums: Array.from(l.sums) }));
     const pick = [0, 1, 5, 76];

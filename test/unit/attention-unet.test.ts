@@ -11,6 +11,7 @@ import * as ort from 'onnxruntime-node';
 import { appendGraphOutputs, findCrossAttentionSites, indexModel, readSiteProjection, type CrossAttentionSite } from '../../src/lib/onnx/index.ts';
 import { AttentionAccumulator, attentionProbabilities, contextKeys, levelSize } from '../../src/lib/attention/index.ts';
 import { generateUnet } from '../../tools/sdgen/index.ts';
+import { maxAbsDiff, randomValues } from './onnx-helpers.ts';
 
 const SEED = 11;
 const LATENT = 16;
@@ -18,21 +19,6 @@ const D = 32; // tiny context width
 const TOKENS = 77;
 /** float32 softmax of the same logits computed in two orders: |Δp| stays ~1e-7; 1e-5 leaves margin for summing two steps. */
 const TOLERANCE = 1e-5;
-
-function lcg(n: number, seed: number, scale = 1): Float32Array {
-  let x = (seed * 2654435761 + 12345) >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    return (x / 2 ** 31 - 1) * scale;
-  });
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);
@@ -50,10 +36,10 @@ async function withQ(model: Uint8Array) {
   return { index, sites, session };
 }
 
-const context = lcg(2 * TOKENS * D, 5); // [uncond, cond] contexts, different
+const context = randomValues(2 * TOKENS * D, 5); // [uncond, cond] contexts, different
 function feeds(step: number) {
   return {
-    sample: new ort.Tensor('float32', lcg(2 * 4 * LATENT * LATENT, 100 + step, 1.5), [2, 4, LATENT, LATENT]),
+    sample: new ort.Tensor('float32', randomValues(2 * 4 * LATENT * LATENT, 100 + step, 1.5), [2, 4, LATENT, LATENT]),
     timestep: new ort.Tensor('int64', BigInt64Array.from([BigInt(900 - 300 * step)]), [1]),
     encoder_hidden_states: new ort.Tensor('float32', context, [2, TOKENS, D]),
   };

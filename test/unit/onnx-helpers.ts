@@ -15,17 +15,9 @@ export function sourcesOf(gen: Generated, copy = false): ModelSources {
   return { model: c(gen.model), externalData: gen.externalData ? { [gen.externalData.location]: c(gen.externalData.bytes) } : undefined };
 }
 
-/** mulberry32: deterministic uniform [0, 1) draws. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: deterministic uniform [0, 1) draws (the one in erasure-helpers). */
+export { rng as prng } from './erasure-helpers.ts';
+import { rng as prng } from './erasure-helpers.ts';
 
 /** n values uniform in [-scale, scale). */
 export function randomValues(n: number, seed: number, scale = 1): Float32Array {
