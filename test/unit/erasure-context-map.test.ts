@@ -35,7 +35,8 @@ describe('context maps', () => {
     expect(relErr(denseMatrix(m), toFlat(ref))).toBeLessThan(1e-14);
   });
   it('applyContextMap is x·Mᵀ on every token, for all three kinds', () => {
-    for (const m of [identityMap(d), randomLowRank(2, 3), randomLowRank(9, 14), randomDense(4)]) { // rank ≤ 8 and > 8 kernels
+    // 6 rows: one four-row block and two single rows in both the low-rank and dense kernels.
+    for (const m of [identityMap(d), randomLowRank(1, 3), randomLowRank(2, 3), randomLowRank(10, 14), randomDense(4)]) {
       const y = applyContextMap(m, x, [2, 3, d]);
       expect(y).toBeInstanceOf(Float32Array);
       expect(relErr(y, naiveApply(fromFlat(denseMatrix(m), d, d), x, 6))).toBeLessThan(1e-6);

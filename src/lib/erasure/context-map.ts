@@ -116,41 +116,43 @@ export function applyContextMap(map: ContextMap, x: Float32Array, dims: readonly
     }
     return y;
   }
-  // y_row = x_row + (x_row · V) · Uᵀ
+  // y_row = x_row + (x_row · V) · Uᵀ, four token rows per pass so that every load of a factor
+  // row is shared by four rows (about 2× faster in V8 than one row at a time at k = 10).
   const { ut, vt, rank: k } = map;
-  if (k <= 8) {
-    // Few factors: k dot products, then one fused pass y = x + Σ_q coef_q·u_q.
-    const coef = new Float64Array(k);
-    for (let r = 0; r < rows; r++) {
-      const xr = r * d;
-      for (let q = 0; q < k; q++) {
-        const vq = q * d;
-        let s0 = 0, s1 = 0;
-        let j = 0;
-        for (; j + 1 < d; j += 2) { s0 += vt[vq + j] * x[xr + j]; s1 += vt[vq + j + 1] * x[xr + j + 1]; }
-        if (j < d) s0 += vt[vq + j] * x[xr + j];
-        coef[q] = s0 + s1;
-      }
-      for (let j = 0; j < d; j++) {
-        let s = x[xr + j];
-        for (let q = 0; q < k; q++) s += coef[q] * ut[q * d + j];
-        y[xr + j] = s;
-      }
-    }
-    return y;
-  }
-  const acc = new Float64Array(d);
-  for (let r = 0; r < rows; r++) {
-    const xr = r * d;
-    for (let j = 0; j < d; j++) acc[j] = x[xr + j];
+  const c0 = new Float64Array(k), c1 = new Float64Array(k), c2 = new Float64Array(k), c3 = new Float64Array(k);
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const x0 = r * d, x1 = x0 + d, x2 = x1 + d, x3 = x2 + d;
     for (let q = 0; q < k; q++) {
       const vq = q * d;
-      let s = 0;
-      for (let j = 0; j < d; j++) s += vt[vq + j] * x[xr + j];
-      if (s === 0) continue;
-      for (let j = 0; j < d; j++) acc[j] += s * ut[vq + j];
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let j = 0; j < d; j++) {
+        const v = vt[vq + j];
+        s0 += v * x[x0 + j]; s1 += v * x[x1 + j]; s2 += v * x[x2 + j]; s3 += v * x[x3 + j];
+      }
+      c0[q] = s0; c1[q] = s1; c2[q] = s2; c3[q] = s3;
     }
-    for (let j = 0; j < d; j++) y[xr + j] = acc[j];
+    for (let j = 0; j < d; j++) {
+      let s0 = x[x0 + j], s1 = x[x1 + j], s2 = x[x2 + j], s3 = x[x3 + j];
+      for (let q = 0; q < k; q++) {
+        const u = ut[q * d + j];
+        s0 += c0[q] * u; s1 += c1[q] * u; s2 += c2[q] * u; s3 += c3[q] * u;
+      }
+      y[x0 + j] = s0; y[x1 + j] = s1; y[x2 + j] = s2; y[x3 + j] = s3;
+    }
+  }
+  for (; r < rows; r++) {
+    const xr = r * d;
+    for (let q = 0; q < k; q++) {
+      let s = 0;
+      for (let j = 0; j < d; j++) s += vt[q * d + j] * x[xr + j];
+      c0[q] = s;
+    }
+    for (let j = 0; j < d; j++) {
+      let s = x[xr + j];
+      for (let q = 0; q < k; q++) s += c0[q] * ut[q * d + j];
+      y[xr + j] = s;
+    }
   }
   return y;
 }
