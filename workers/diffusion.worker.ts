@@ -17,6 +17,7 @@ import { downloadToMemory, dropFromMemory, isStorageRefused } from './model-file
 import { encodeText, runPipeline, type PipelineSessions } from './sd-pipeline.ts';
 import { EditState } from './edit-state.ts';
 import { Cancellation } from './cancellation.ts';
+import { ContextMapGpu } from '../shaders/context-map-runner.ts';
 
 let loaded: (PipelineSessions & { edits: EditState; editedUnet: Session | null }) | null = null;
 const generations = new Cancellation();
@@ -26,6 +27,7 @@ async function release(): Promise<void> {
   generations.cancelAll();
   const l = loaded;
   loaded = null;
+  l?.contextMapGpu?.destroy();
   if (l) await Promise.all([l.textEncoder.release(), l.unet.release(), l.vaeDecoder.release(), l.editedUnet?.release()]);
 }
 
@@ -122,7 +124,8 @@ const api: DiffusionWorkerApi = {
     }
     const ort = await loadOrt(choice.provider, choice.threads);
     const [textEncoder, unet, vaeDecoder] = [
-      await createSession(ort, 'text encoder', files.textEncoder, choice.provider),
+      // On WebGPU the text encoder's output stays on the GPU (see workers/unet-context.ts).
+      await createSession(ort, 'text encoder', files.textEncoder, choice.provider, 'all'),
       await createSession(ort, 'UNet', files.unet, choice.provider, files.attention.qOutputs),
       await createSession(ort, 'VAE decoder', files.vaeDecoder, choice.provider),
     ];
@@ -130,6 +133,7 @@ const api: DiffusionWorkerApi = {
     const sessions: PipelineSessions = {
       ort, choice, config: files.config, tokenizer, textEncoder, unet, vaeDecoder,
       attention: { ...files.attention, unetSources: files.unet },
+      contextMapGpu: choice.provider === 'webgpu' ? new ContextMapGpu(await ort.env.webgpu.device) : null,
     };
     const edits = new EditState({
       contextWidth: files.config.contextWidth,
@@ -157,7 +161,7 @@ const api: DiffusionWorkerApi = {
       return await runPipeline(sessions, request, {
         onProgress,
         checkCancelled: token.check,
-        context: (ctx, batch) => (request.edited ? l.edits.apply(ctx, batch) : ctx),
+        map: request.edited ? l.edits.map : null,
       });
     } finally {
       generations.end(token);

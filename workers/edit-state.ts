@@ -3,7 +3,6 @@
  * prompt encodings from the loaded text encoder and, for RECE and export, the UNet's projections.
  */
 import {
-  applyContextMap,
   deserializeContextMap,
   exportEditedWeights,
   gramOfProjections,
@@ -55,11 +54,6 @@ export class EditState {
   /** The current map, or null for the original model. */
   get map(): ContextMap | null {
     return this.current;
-  }
-
-  /** Context [B,77,d] as the edited model sees it: x·Mᵀ (unchanged without an edit). */
-  apply(context: Float32Array, batch: number): Float32Array {
-    return this.current ? applyContextMap(this.current, context, [batch, 77, this.ctx.contextWidth]) : context;
   }
 
   private readProjections(): Promise<ProjectionWeight[]> {

@@ -32,14 +32,16 @@ export interface SessionSource {
 
 /**
  * Create a session on one engine; errors name the model and the engine. `gpuOutputs` (WebGPU
- * only) stay on the GPU as gpu-buffer tensors instead of being copied back (attention's Q).
+ * only; names or 'all') stay on the GPU as gpu-buffer tensors instead of being copied back
+ * (attention's Q; the text encoder's output).
  */
-export async function createSession(ort: Ort, name: string, source: SessionSource, provider: Provider, gpuOutputs: string[] = []): Promise<Session> {
+export async function createSession(ort: Ort, name: string, source: SessionSource, provider: Provider, gpuOutputs: string[] | 'all' = []): Promise<Session> {
+  const onGpu = provider === 'webgpu' && gpuOutputs.length > 0;
   try {
     return await ort.InferenceSession.create(source.model, {
       executionProviders: [provider],
-      ...(provider === 'webgpu' && gpuOutputs.length
-        ? { preferredOutputLocation: Object.fromEntries(gpuOutputs.map((n) => [n, 'gpu-buffer' as const])) }
+      ...(onGpu
+        ? { preferredOutputLocation: gpuOutputs === 'all' ? 'gpu-buffer' : Object.fromEntries(gpuOutputs.map((n) => [n, 'gpu-buffer' as const])) }
         : {}),
       // On WASM, 'all' fuses fp16 weights into fp32 copies: 5.6 GB instead of 3.5 GB for the SD 1.5
       // UNet, past wasm32's 4 GB at 512² (bench/diffusion.ts). 'basic' costs about 9% per step.

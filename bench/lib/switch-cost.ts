@@ -1,10 +1,11 @@
 /**
  * The two ways to switch between the original and the erased model:
- *   - the app's: apply the context map to the text context (EditState.apply, x → x·Mᵀ), per image;
+ *   - the app's: apply the context map to the text context (applyContextMap, x → x·Mᵀ, as
+ *     workers/unet-context.ts does on the WASM path), once per image;
  *   - weight editing: write W·M into all 32 attn2 to_k/to_v projections and create the UNet
  *     session again from the patched bytes.
  */
-import { closedFormContextMap, materializeWeight, serializeContextMap, type ContextMap } from '../../src/lib/erasure/index.ts';
+import { applyContextMap, closedFormContextMap, materializeWeight, serializeContextMap, type ContextMap } from '../../src/lib/erasure/index.ts';
 import { findCrossAttentionSites, indexModel, patchSiteProjection, readSiteProjection, type ModelSources } from '../../src/lib/onnx/index.ts';
 import { EditState } from '../../workers/edit-state.ts';
 import { randn } from '../../src/lib/diffusion/index.ts';
@@ -26,11 +27,11 @@ export interface ApplyCost {
   rank: number;
   /** EditState.set(json): parse and validate a saved map (switching between two edits). */
   set: Timing;
-  /** EditState.apply on cond and uncond [1,77,d] separately, as runPipeline calls it. */
+  /** applyContextMap on cond and uncond [1,77,d] separately, as the pipeline calls it. */
   applyBothBranches: Timing;
 }
 
-/** Time the app's switch: EditState.set + EditState.apply ×2 ([1,77,768] each). */
+/** Time the app's switch: EditState.set + applyContextMap ×2 ([1,77,768] each). */
 export async function applyCost(map: ContextMap, rank: number, d = 768): Promise<ApplyCost> {
   const state = new EditState({
     contextWidth: d,
@@ -42,8 +43,8 @@ export async function applyCost(map: ContextMap, rank: number, d = 768): Promise
   const uncond = randn(4, [1, 77, d]);
   const set = await timeRuns(() => state.set(json), 50, 3);
   const applyBothBranches = await timeRuns(() => {
-    state.apply(cond, 1);
-    state.apply(uncond, 1);
+    applyContextMap(state.map!, cond, [1, 77, d]);
+    applyContextMap(state.map!, uncond, [1, 77, d]);
   }, 100, 5);
   return { rank, set, applyBothBranches };
 }

@@ -1,7 +1,9 @@
 /**
  * Attention maps captured by the diffusion worker during generation: on WASM (Q read back, summed
  * in TypeScript) and on WebGPU (Q kept on the GPU as gpu-buffer outputs, summed by the WGSL
- * kernels on ORT's own device) — the same maps from the same model, seed and prompt.
+ * kernels on ORT's own device) — the same maps from the same model, seed and prompt. With an
+ * edit, WebGPU applies x·Mᵀ with the context-map kernel on the GPU-resident context and WASM in
+ * TypeScript: the same images and maps again.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -21,27 +23,51 @@ afterAll(async () => {
 });
 
 describe('attention capture in the worker', () => {
-  it('gives the same per-word maps on WASM and on WebGPU', async () => {
+  it('gives the same per-word maps and images on WASM and on WebGPU, with and without an edit', async () => {
     const out = await page.evaluate(async () => {
       const { api, getManifest, baseUrl } = (window as any).harness;
       const manifest = getManifest('tiny');
       await api.download({ manifest, baseUrl });
-      const request = { prompt: 'a red car', seed: 3, steps: 1, guidance: 1, attention: true };
+      // Guidance 2: both branches batched as [uncond; cond]. On WebGPU the context stays on the
+      // GPU, so this runs the context-map kernel writing each branch at its row offset and the
+      // capture reading the conditional rows back for K; on WASM all of it runs in TypeScript.
+      const request = { prompt: 'a red car', seed: 3, steps: 1, guidance: 2, attention: true };
+      const summary = (r: any) => ({ provider: r.provider, words: r.attention.words.map((w: any) => w.text), tokens: r.attention.maps.tokens, h: r.attention.maps.height, maps: Array.from(r.attention.maps.maps as Float32Array), rgba: r.rgba as Uint8ClampedArray });
       const run = async (preference: string) => {
         await api.load({ manifest, baseUrl, preference });
-        const r = await api.generate(request);
-        return { provider: r.provider, words: r.attention.words.map((w: any) => w.text), tokens: r.attention.maps.tokens, h: r.attention.maps.height, maps: Array.from(r.attention.maps.maps as Float32Array) };
+        const original = summary(await api.generate(request));
+        await api.erase({ method: 'uce', erase: ['car'] });
+        const edited = summary(await api.generate({ ...request, edited: true }));
+        return { original, edited };
       };
-      return { cpu: await run('wasm'), gpu: await run('webgpu') };
+      const cpu = await run('wasm');
+      const gpu = await run('webgpu');
+      const mad = (a: Uint8ClampedArray, b: Uint8ClampedArray) => a.reduce((s, v, i) => s + Math.abs(v - b[i]!), 0) / a.length;
+      const strip = (x: any) => ({ ...x, rgba: undefined });
+      return {
+        cpu: { original: strip(cpu.original), edited: strip(cpu.edited) },
+        gpu: { original: strip(gpu.original), edited: strip(gpu.edited) },
+        imageDiff: { original: mad(cpu.original.rgba, gpu.original.rgba), edited: mad(cpu.edited.rgba, gpu.edited.rgba), editOnCpu: mad(cpu.original.rgba, cpu.edited.rgba) },
+      };
     });
-    expect(out.cpu.provider).toBe('wasm');
-    expect(out.gpu.provider).toBe('webgpu');
-    expect(out.gpu.words).toEqual(['a', 'red', 'car']);
-    expect(out.gpu.tokens).toEqual(out.cpu.tokens);
-    expect(out.gpu.h).toBe(32);
-    const scale = Math.max(...out.cpu.maps);
-    const worst = Math.max(...out.cpu.maps.map((x, i) => Math.abs(x - out.gpu.maps[i]!)));
-    expect(scale).toBeGreaterThan(0);
-    expect(worst / scale, log.join('\n')).toBeLessThan(1e-3);
+    expect(out.cpu.original.provider).toBe('wasm');
+    expect(out.gpu.original.provider).toBe('webgpu');
+    expect(out.gpu.original.words).toEqual(['a', 'red', 'car']);
+    expect(out.gpu.original.h).toBe(32);
+    for (const which of ['original', 'edited'] as const) {
+      const [cpu, gpu] = [out.cpu[which], out.gpu[which]];
+      expect(gpu.tokens).toEqual(cpu.tokens);
+      const scale = Math.max(...cpu.maps);
+      const worst = Math.max(...cpu.maps.map((x: number, i: number) => Math.abs(x - gpu.maps[i]!)));
+      expect(scale).toBeGreaterThan(0);
+      expect(worst / scale, `${which} maps\n${log.join('\n')}`).toBeLessThan(1e-3);
+    }
+    // The edit changes the maps (K comes from the edited context on both engines)…
+    const moved = Math.max(...out.cpu.original.maps.map((x: number, i: number) => Math.abs(x - out.cpu.edited.maps[i]!)));
+    expect(moved / Math.max(...out.cpu.original.maps)).toBeGreaterThan(1e-2);
+    // …and the image, by far more than the two engines differ (float rounding).
+    expect(out.imageDiff.original).toBeLessThan(2);
+    expect(out.imageDiff.edited).toBeLessThan(2);
+    expect(out.imageDiff.editOnCpu, JSON.stringify(out.imageDiff)).toBeGreaterThan(4 * Math.max(out.imageDiff.edited, 0.25));
   });
 });

@@ -70,7 +70,7 @@ describe('generation in the worker pipeline', () => {
     }
     const patched = await nodePipeline(spec, sources.model as Uint8Array);
 
-    const byMap = await runPipeline(p, request, { context: (x, batch) => edits.apply(x, batch) });
+    const byMap = await runPipeline(p, request, { map: edits.map });
     const byWeights = await runPipeline(patched, request);
     const original = await runPipeline(p, request);
     expect(meanAbs(byMap.rgba, byWeights.rgba)).toBeLessThan(0.05);
@@ -140,7 +140,7 @@ describe('generation in the worker pipeline', () => {
 
     const edits = editsFor(p);
     await edits.erase({ method: 'uce', erase: ['car'] });
-    const erased = await runPipeline(p, { ...request, attention: true }, { context: (x, b) => edits.apply(x, b) });
+    const erased = await runPipeline(p, { ...request, attention: true }, { map: edits.map });
     const car = (m: Float32Array) => m.subarray(5 * 256, 6 * 256).reduce((s, x) => s + x, 0);
     expect(Math.abs(car(erased.attention!.maps.maps) - car(a.maps.maps)) / car(a.maps.maps)).toBeGreaterThan(0.01);
   });
