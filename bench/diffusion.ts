@@ -8,7 +8,7 @@
  *   app     the app's step (runPipeline, workers/sd-pipeline.ts) against a bare session.run on the
  *           same session, interleaved; the session made by the worker's createSession
  *   create  session creation: fp16 external data, fp16 inline, fp32 external data
- *   switch  switching original ↔ erased: the context map (EditState) against patching the 32
+ *   switch  switching original ↔ erased: the context map (EditState.set + applyContextMap) against patching the 32
  *           projections with W·M and creating the UNet session again
  *   search  (not in the default run: ~10 min) bare-session settings at 256² batch 1
  *

@@ -88,7 +88,7 @@ function switchTable(jobs: UnetJobResult[], apply: ApplyCost[]): string | null {
   const again = jobs.find((j) => j.recreate)?.recreate;
   const recreateMs = again ? again.patchMs + again.createMs : null;
   const rows: Cell[][] = apply.flatMap((a) => [
-    [`context map rank ${a.rank}: EditState.apply on cond + uncond [1,77,768]`, formatMs(a.applyBothBranches.median), recreateMs ? formatRatio(recreateMs / a.applyBothBranches.median) : '—', '< 5 ms'],
+    [`context map rank ${a.rank}: applyContextMap on cond + uncond [1,77,768] (WASM path)`, formatMs(a.applyBothBranches.median), recreateMs ? formatRatio(recreateMs / a.applyBothBranches.median) : '—', '< 5 ms'],
     [`context map rank ${a.rank}: EditState.set (load a saved map)`, formatMs(a.set.median), '', ''],
   ]);
   if (again) {
