@@ -138,7 +138,7 @@ export function diffusionSummary(jobs: UnetJobResult[], apply: ApplyCost[]): { m
   const app = jobs.find((j) => j.app)?.app;
   if (app) out.push({ measurement: `app step / bare session.run, ${shape(app.latent, app.batch)}`, value: `${formatRatio(app.app.median / app.bare.median)} (paired ${formatRatio(app.pairedRatio)}, CPU ${formatRatio(app.cpuRatio)})`, goal: '≤ ×1.10' });
   const app512 = jobs.find((j) => j.label === 'app 512');
-  if (app512) out.push({ measurement: "UNet step 512×512 batch 1 with the app's createSession (all)", value: String(stepCell(app512, 64, 1)) });
+  if (app512) out.push({ measurement: "UNet step 512×512 batch 1 with the app's createSession (basic on WASM)", value: String(stepCell(app512, 64, 1)) });
   for (const j of jobs.filter((x) => x.engine === 'web' && !x.label.startsWith('search') && x.label.startsWith('create') || x.app)) {
     out.push({ measurement: `session create, ${j.variant}, ${describeSettings(j.settings)}`, value: j.createMs !== null ? formatMs(j.createMs) : `fails (${j.createError?.slice(0, 60)})` });
   }

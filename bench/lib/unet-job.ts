@@ -92,9 +92,9 @@ export interface UnetJobResult {
   recreate?: RecreateResult;
 }
 
-/** Short text for a settings choice, for tables: "app (all)", "basic +arena +pattern". */
+/** Short text for a settings choice, for tables: "app createSession (basic on WASM)", "all +arena +mempattern". */
 export function describeSettings(s: SessionSettings): string {
-  if (s === 'app') return 'app createSession (all)';
+  if (s === 'app') return 'app createSession (basic on WASM)';
   return [s.graphOptimizationLevel, s.enableCpuMemArena ? '+arena' : '', s.enableMemPattern ? '+mempattern' : '', s.preallocateOutput ? '+prealloc out' : '']
     .filter(Boolean)
     .join(' ');
