@@ -5,7 +5,7 @@
  */
 import * as Comlink from 'comlink';
 import { detectCapabilities } from '../src/lib/models/capabilities.ts';
-import { chooseProvider } from '../src/lib/models/provider.ts';
+import { afterFailedGpuCheck, chooseProvider } from '../src/lib/models/provider.ts';
 import { ClipPromptTokenizer } from '../src/lib/models/tokenizer.ts';
 import type { DiffusionWorkerApi, GenerateRequest, LoadRequest, LoadResult } from './diffusion-api.ts';
 import { createSession, loadOrt, type Session } from './ort-runtime.ts';
@@ -18,6 +18,8 @@ import { encodeText, runPipeline, type PipelineSessions } from './sd-pipeline.ts
 import { EditState } from './edit-state.ts';
 import { Cancellation } from './cancellation.ts';
 import { ContextMapGpu } from '../shaders/context-map-runner.ts';
+import { checkMultiHeadAttention, describeFailedCheck } from './mha-probe.ts';
+import { attentionProbesFor } from '../src/lib/models/attention-check.ts';
 
 let loaded: (PipelineSessions & { edits: EditState; editedUnet: Session | null }) | null = null;
 const generations = new Cancellation();
@@ -117,12 +119,20 @@ const api: DiffusionWorkerApi = {
     await release();
     const files = await loadStoredPipeline(request.manifest, request.baseUrl);
     const caps = await detectCapabilities();
-    const choice = chooseProvider(caps, files.config.requirements, request.preference);
+    let choice = chooseProvider(caps, files.config.requirements, request.preference);
     if (request.threads !== undefined) {
       const most = caps.crossOriginIsolated ? Math.max(1, caps.cores) : 1;
       choice.threads = Math.max(1, Math.min(Math.floor(request.threads), most));
     }
-    const ort = await loadOrt(choice.provider, choice.threads);
+    let ort = await loadOrt(choice.provider, choice.threads);
+    if (choice.provider === 'webgpu') {
+      // A fused UNet is trusted to WebGPU only if this adapter computes MultiHeadAttention right.
+      const failed = (await checkMultiHeadAttention(ort, 'webgpu', attentionProbesFor(files.attention.sites))).find((c) => !c.ok);
+      if (failed) {
+        choice = afterFailedGpuCheck(choice, request.preference, describeFailedCheck(failed, caps.gpu.description || caps.gpu.architecture || caps.gpu.vendor || 'unknown'));
+        if (choice.provider === 'wasm') ort = await loadOrt('wasm', choice.threads);
+      }
+    }
     const [textEncoder, unet, vaeDecoder] = [
       // On WebGPU the text encoder's output stays on the GPU (see workers/unet-context.ts).
       await createSession(ort, 'text encoder', files.textEncoder, choice.provider, 'all'),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chooseProvider, UnsupportedModelError, wasmThreads } from '../../src/lib/models/provider.ts';
+import { afterFailedGpuCheck, chooseProvider, UnsupportedModelError, wasmThreads } from '../../src/lib/models/provider.ts';
 import type { Capabilities, GpuCapabilities } from '../../src/lib/models/capabilities.ts';
 
 const gpu = (over: Partial<GpuCapabilities> = {}): GpuCapabilities => ({
@@ -42,5 +42,24 @@ describe('chooseProvider', () => {
 
   it('refuses WebGPU for an fp16 model without shader-f16 when asked for it', () => {
     expect(() => chooseProvider(caps(gpu({ shaderF16: false })), { float16: true }, 'webgpu')).toThrow(/lacks shader-f16.*Choose WASM or Auto/);
+  });
+});
+
+describe('afterFailedGpuCheck', () => {
+  const problem = "onnxruntime-web's WebGPU MultiHeadAttention gives wrong results on this adapter (X)";
+  it('moves Auto to WASM with the same threads and says why', () => {
+    const auto = chooseProvider(caps(gpu()), { float16: false });
+    const after = afterFailedGpuCheck(auto, 'auto', problem);
+    expect(after).toEqual({ provider: 'wasm', threads: auto.threads, reason: `${problem}. Running on WASM with ${auto.threads} threads instead.` });
+  });
+  it('keeps a forced WebGPU, warned', () => {
+    const forced = chooseProvider(caps(gpu()), { float16: false }, 'webgpu');
+    const after = afterFailedGpuCheck(forced, 'webgpu', problem);
+    expect(after.provider).toBe('webgpu');
+    expect(after.reason).toMatch(/You chose WebGPU.*Warning: onnxruntime-web's WebGPU MultiHeadAttention.*images will differ.*Choose Auto or WASM/);
+  });
+  it('leaves a WASM choice alone', () => {
+    const wasm = chooseProvider(caps(gpu()), { float16: false }, 'wasm');
+    expect(afterFailedGpuCheck(wasm, 'wasm', problem)).toBe(wasm);
   });
 });

@@ -73,3 +73,17 @@ export function chooseProvider(
     reason: `WebGPU adapter ${gpu.description || gpu.vendor || ''}${gpu.isFallbackAdapter ? ' (software fallback, slow)' : ''} has what the model needs.`,
   };
 }
+
+/**
+ * The engine after WebGPU failed a correctness check (`problem` says which, e.g. the
+ * MultiHeadAttention probe): Auto moves to WASM and says why; a user who forced WebGPU keeps it,
+ * warned that the images will be wrong.
+ */
+export function afterFailedGpuCheck(choice: ProviderChoice, preference: Provider | 'auto', problem: string): ProviderChoice {
+  if (choice.provider !== 'webgpu') return choice;
+  if (preference === 'webgpu') {
+    return { ...choice, reason: `${choice.reason} Warning: ${problem}, so images will differ from what this model draws elsewhere. Choose Auto or WASM for correct images.` };
+  }
+  const t = choice.threads;
+  return { provider: 'wasm', threads: t, reason: `${problem}. Running on WASM with ${t} thread${t === 1 ? '' : 's'} instead.` };
+}
