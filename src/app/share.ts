@@ -78,6 +78,7 @@ export async function inflate(bytes: Uint8Array, maxBytes = MAX_JSON_BYTES): Pro
 
 /** The hash (without '#') that carries `state`: `v=1&s=…`. */
 export async function encodeShareHash(state: PlaygroundState): Promise<string> {
+  if (state.model.kind === 'local') throw new ShareLinkError(LOCAL_MODEL_LINK);
   const json = new TextEncoder().encode(JSON.stringify(validateState(state)));
   return `v=${SHARE_VERSION}&s=${toBase64Url(await deflate(json))}`;
 }
@@ -111,25 +112,32 @@ export async function decodeShareHash(hash: string): Promise<PlaygroundState> {
     if (e instanceof ShareLinkError) throw e;
     throw new ShareLinkError('The link is damaged: its data is not valid JSON text.');
   }
+  let state: PlaygroundState;
   try {
-    return validateState(parsed);
+    state = validateState(parsed);
   } catch (e) {
     throw new ShareLinkError(`The link asks for something this app does not accept: ${(e as Error).message}. Nothing from it was run.`);
   }
+  if (state.model.kind === 'local') throw new ShareLinkError("The link names model files from someone's computer, which a link cannot carry. Nothing from it was run.");
+  return state;
 }
+
+/** Why a model of picked files cannot be shared, and what to do instead. */
+export const LOCAL_MODEL_LINK =
+  'This model is made of files from your computer, which a link cannot carry. Put them in a Hugging Face Hub repo and load that, or choose a built-in model, then copy the link.';
 
 /**
  * Whether opening a link's model needs the user's consent first: a Hub repo that is not the
  * source of a built-in model (its files, size and licence are unknown to the app).
  */
 export function modelNeedsConsent(model: ModelRef): boolean {
-  if (model.kind === 'builtin') return false;
+  if (model.kind !== 'hub') return false;
   return !BUILTIN_MANIFESTS.some((m) => m.source.kind === 'hub' && m.source.repo === model.repo && m.source.revision === model.revision);
 }
 
 /** A Hub ref that is a built-in model's source, as that built-in (so it gets its checked manifest). */
 export function canonicalModel(model: ModelRef): ModelRef {
-  if (model.kind === 'builtin') return model;
+  if (model.kind !== 'hub') return model;
   const m = BUILTIN_MANIFESTS.find((b) => b.source.kind === 'hub' && b.source.repo === model.repo && b.source.revision === model.revision);
   return m ? { kind: 'builtin', id: m.id } : model;
 }

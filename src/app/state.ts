@@ -8,7 +8,11 @@ import { parseEraseRequest, type EraseRequest } from '../lib/erasure/request.ts'
 import type { Relation } from '../lib/eval/concepts.ts';
 
 /** Which model: one that ships with the app, or a Hub repo laid out like a diffusers ONNX export. */
-export type ModelRef = { kind: 'builtin'; id: string } | { kind: 'hub'; repo: string; revision: string };
+/**
+ * Which model: a built-in one, a Hub repo at a revision, or files the user picked from their
+ * computer (`id` names the stored import; such a model is never saved nor put in a link).
+ */
+export type ModelRef = { kind: 'builtin'; id: string } | { kind: 'hub'; repo: string; revision: string } | { kind: 'local'; id: string };
 
 /** One row of the compare grid; `relation` says how it relates to the erased concept. */
 export interface PromptItem {
@@ -139,7 +143,7 @@ export function validateEdit(x: unknown): EraseRequest {
 }
 
 function validateModel(x: unknown): ModelRef {
-  if (!isObj(x)) fail('model', "{kind:'builtin', id} or {kind:'hub', repo, revision}", x);
+  if (!isObj(x)) fail('model', "{kind:'builtin', id}, {kind:'hub', repo, revision} or {kind:'local', id}", x);
   if (x.kind === 'builtin') {
     onlyKeys(x, ['kind', 'id'], "'model'");
     if (!BUILTIN_IDS.includes(x.id as (typeof BUILTIN_IDS)[number])) fail('model.id', `one of ${BUILTIN_IDS.join(', ')}`, x.id);
@@ -151,7 +155,12 @@ function validateModel(x: unknown): ModelRef {
     if (typeof x.revision !== 'string' || !/^[\w.-]{1,64}$/.test(x.revision)) fail('model.revision', "a branch, tag or commit like 'main'", x.revision);
     return { kind: 'hub', repo: x.repo, revision: x.revision };
   }
-  fail('model.kind', "'builtin' or 'hub'", x.kind);
+  if (x.kind === 'local') {
+    onlyKeys(x, ['kind', 'id'], "'model'");
+    if (typeof x.id !== 'string' || !/^[\w.-]{1,64}$/.test(x.id)) fail('model.id', "a stored import's id like 'local'", x.id);
+    return { kind: 'local', id: x.id };
+  }
+  fail('model.kind', "'builtin', 'hub' or 'local'", x.kind);
 }
 
 const STATE_KEYS = ['model', 'edit', 'prompts', 'seeds', 'steps', 'guidance', 'engine'];
@@ -217,5 +226,6 @@ export function stableJson(x: unknown): string {
 
 /** A readable one-line name of a model reference. */
 export function modelKey(m: ModelRef): string {
-  return m.kind === 'builtin' ? m.id : `hub:${m.repo}@${m.revision}`;
+  if (m.kind === 'builtin') return m.id;
+  return m.kind === 'local' ? `local:${m.id}` : `hub:${m.repo}@${m.revision}`;
 }

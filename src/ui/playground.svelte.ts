@@ -292,9 +292,8 @@ export class Playground {
    */
   async useLocalFiles(picked: readonly File[]): Promise<void> {
     const { manifest, files } = manifestFromFiles(picked);
-    // The state has no 'local' model kind yet: a Hub-shaped ref that names no real repo keeps
-    // the image cache keys of this import apart (see persist, which does not save it).
-    this.switchToCustom({ kind: 'hub', repo: 'local/files', revision: `t${Date.now().toString(36)}` }, manifest);
+    // Never saved with the session nor put in a link (see persist and links).
+    this.switchToCustom({ kind: 'local', id: manifest.id }, manifest);
     this.problem = null;
     this.phase = 'downloading';
     this.status = `Storing ${manifest.label} in this browser…`;
@@ -310,7 +309,7 @@ export class Playground {
 
   /** True while the current model is one made of picked files (it is not saved with the session). */
   get isLocalModel(): boolean {
-    return this.state.model.kind === 'hub' && this.customManifest?.source.kind === 'local';
+    return this.state.model.kind === 'local';
   }
 
   /** The current model becomes a custom one: its defaults become the settings, the grid waits. */

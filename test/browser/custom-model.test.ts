@@ -118,6 +118,10 @@ describe('use your own model', () => {
     await renderSmallGrid(page, log);
     expect(await page.getByTestId('local-problems').count()).toBe(0);
     expect(await page.getByTestId('custom-current').textContent()).toMatch(/Model from your files/);
+    // A link cannot carry files from this computer: the share panel says so and what to do.
+    await page.getByRole('button', { name: 'Copy link' }).click();
+    await expect.poll(() => page.getByTestId('share-note').textContent()).toMatch(/files from your computer, which a link cannot carry/);
+    expect(await page.getByTestId('share-link').count()).toBe(0);
     // The files are in browser storage under the local model, byte for byte.
     const stored = await page.evaluate(async () => {
       const sizes: Record<string, number> = {};

@@ -139,6 +139,15 @@ describe('share link codec', () => {
     expect(canonicalModel({ kind: 'hub', repo: 'CompVis/stable-diffusion-v1-4', revision: 'onnx' })).toEqual({ kind: 'builtin', id: 'sd-1-4' });
   });
 
+  it('never carries a model of picked files: encoding refuses with what to do, a crafted link is refused', async () => {
+    const local: PlaygroundState = { ...defaultState(), model: { kind: 'local', id: 'local' } };
+    await expect(encodeShareHash(local)).rejects.toThrow(/files from your computer, which a link cannot carry\. Put them in a Hugging Face Hub repo/);
+    expect(await rejects(hashOf(local))).toMatch(/model files from someone's computer.*Nothing from it was run/);
+    expect(await tamper((s) => (s.model = { kind: 'local', id: '../x' } as never))).toMatch(/'model.id'/);
+    expect(modelNeedsConsent(local.model)).toBe(false);
+    expect(canonicalModel(local.model)).toEqual(local.model);
+  });
+
   it('builds share and embed URLs and an escaped iframe snippet', () => {
     expect(shareUrl('https://x.org/lab/?old=1#old', 'v=1&s=abc')).toBe('https://x.org/lab/#v=1&s=abc');
     expect(shareUrl('https://x.org/lab/', 'v=1&s=abc', { embed: true })).toBe('https://x.org/lab/?embed#v=1&s=abc');
