@@ -20,6 +20,10 @@ import { Cancellation } from './cancellation.ts';
 import { ContextMapGpu } from '../shaders/context-map-runner.ts';
 import { checkMultiHeadAttention, describeFailedCheck } from './mha-probe.ts';
 import { attentionProbesFor } from '../src/lib/models/attention-check.ts';
+import { gpuBufferStats, trackGpuBuffers } from './gpu-buffers.ts';
+import { withModelLock } from '../src/lib/models/locks.ts';
+
+trackGpuBuffers();
 
 let loaded: (PipelineSessions & { edits: EditState; editedUnet: Session | null }) | null = null;
 const generations = new Cancellation();
@@ -111,13 +115,14 @@ const api: DiffusionWorkerApi = {
   async deleteStored(modelId) {
     dropFromMemory(modelId);
     if (modelId === 'all') await deleteAllStoredModels();
-    else await deleteStoredModel(modelId);
+    else await withModelLock(modelId, 'exclusive', () => deleteStoredModel(modelId));
   },
 
   async load(request: LoadRequest): Promise<LoadResult> {
     const t0 = performance.now();
     await release();
-    const files = await loadStoredPipeline(request.manifest, request.baseUrl);
+    // Shared: other workers may read this model too, none may rewrite it meanwhile.
+    const files = await withModelLock(request.manifest.id, 'shared', () => loadStoredPipeline(request.manifest, request.baseUrl));
     const caps = await detectCapabilities();
     let choice = chooseProvider(caps, files.config.requirements, request.preference);
     if (request.threads !== undefined) {
@@ -218,6 +223,10 @@ const api: DiffusionWorkerApi = {
   },
 
   unload: release,
+
+  async gpuMemory() {
+    return gpuBufferStats();
+  },
 };
 
 Comlink.expose(api);

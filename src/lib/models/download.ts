@@ -11,6 +11,7 @@
  * Requests use `cache: 'no-store'` so the browser's HTTP cache does not keep a second multi-GB copy.
  */
 import { Sha256 } from './checksum.ts';
+import { withModelLock } from './locks.ts';
 import { hubFileUrl, HUB_ENDPOINT } from './hub.ts';
 import { expectedBytes, validateManifest, type ManifestFile, type ModelManifest } from './manifests.ts';
 import {
@@ -121,6 +122,11 @@ interface Ctx {
  */
 export async function downloadModel(manifest: ModelManifest, opts: DownloadOptions = {}): Promise<void> {
   validateManifest(manifest);
+  // Another worker may be writing or reading this model: wait for it (see locks.ts).
+  await withModelLock(manifest.id, 'exclusive', () => downloadLocked(manifest, opts), opts.signal);
+}
+
+async function downloadLocked(manifest: ModelManifest, opts: DownloadOptions): Promise<void> {
   if (opts.restart) await deleteStoredModel(manifest.id);
   await putModelRecord({ id: manifest.id, label: manifest.label, manifest, updatedAt: Date.now() });
   const records = await Promise.all(manifest.files.map((f) => getFileRecord(manifest.id, f.path)));
@@ -328,6 +334,10 @@ async function finish(ctx: Ctx, f: ManifestFile, rec: StoredFileRecord, hash: Sh
  */
 export async function importModelFiles(manifest: ModelManifest, files: ReadonlyMap<string, Blob>, opts: Pick<DownloadOptions, 'onProgress' | 'signal' | 'chunkBytes' | 'progressIntervalMs'> = {}): Promise<void> {
   validateManifest(manifest);
+  await withModelLock(manifest.id, 'exclusive', () => importLocked(manifest, files, opts), opts.signal);
+}
+
+async function importLocked(manifest: ModelManifest, files: ReadonlyMap<string, Blob>, opts: Pick<DownloadOptions, 'onProgress' | 'signal' | 'chunkBytes' | 'progressIntervalMs'>): Promise<void> {
   await deleteStoredModel(manifest.id);
   await putModelRecord({ id: manifest.id, label: manifest.label, manifest, updatedAt: Date.now() });
   await checkQuota(manifest, []);

@@ -12,4 +12,9 @@ async function generatePixels(request: Parameters<DiffusionWorkerApi['generate']
   return { width: r.width, height: r.height, provider: r.provider, rgba: Array.from(r.rgba) };
 }
 
-Object.assign(window, { harness: { api, Comlink, getManifest, generatePixels, baseUrl: new URL('../../../', location.href).href }, harnessReady: true });
+/** Another diffusion worker of the same origin (as the engine check's, or a second tab's). */
+function spawnWorker() {
+  return Comlink.wrap<DiffusionWorkerApi>(new Worker(new URL('../../../workers/diffusion.worker.ts', import.meta.url), { type: 'module' }));
+}
+
+Object.assign(window, { harness: { api, spawnWorker, Comlink, getManifest, generatePixels, baseUrl: new URL('../../../', location.href).href }, harnessReady: true });
