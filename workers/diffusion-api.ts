@@ -2,6 +2,7 @@
  * The message API between the page and `diffusion.worker.ts` (comlink). The worker owns every
  * inference session and all heavy state; the page sends plain requests and gets plain results.
  */
+import type { GpuBufferStats } from './gpu-buffers.ts';
 import type { Capabilities } from '../src/lib/models/capabilities.ts';
 import type { ModelManifest } from '../src/lib/models/manifests.ts';
 import type { DownloadProgress } from '../src/lib/models/download.ts';
@@ -147,4 +148,9 @@ export interface DiffusionWorkerApi {
   cancel(): Promise<void>;
   /** Release all sessions. */
   unload(): Promise<void>;
+  /**
+   * GPU memory held in buffers by this worker (engine and kernels), counted since the worker
+   * started; null without WebGPU.
+   */
+  gpuMemory(): Promise<GpuBufferStats | null>;
 }

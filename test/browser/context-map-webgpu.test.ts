@@ -5,29 +5,17 @@
  * as the batched guidance context is. Tolerance: 1e-5 relative for float32 (summation order),
  * one half-precision rounding (2⁻¹⁰ relative) when the output is float16.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from './chromium.ts';
-import { openHarness } from './page-helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { useHarness } from './page-helpers.ts';
 import { applyContextMap, denseMap, identityMap, lowRankMap, type ContextMap } from '../../src/lib/erasure/index.ts';
 import { floatToHalf, halfToFloat } from '../../src/lib/onnx/index.ts';
 import { randomValues } from '../unit/onnx-helpers.ts';
 
-let browser: Browser;
-let page: Page;
-let consoleLines: string[];
-
-beforeAll(async () => {
-  browser = await launchChromium();
-  ({ page, log: consoleLines } = await openHarness(browser, inject('isolatedUrl'), 'context-map'));
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const harness = useHarness('context-map');
 
 const runOnGpu = (arg: unknown) =>
-  page.evaluate((a) => (window as any).harness.runContextMap(a), arg).catch((e: Error) => {
-    throw new Error(`${e.message}\nconsole:\n${consoleLines.join('\n')}`);
+  harness.page.evaluate((a) => (window as any).harness.runContextMap(a), arg).catch((e: Error) => {
+    throw new Error(`${e.message}\nconsole:\n${harness.log.join('\n')}`);
   }) as Promise<number[]>;
 
 /** Plain-array factors of a map for the page. */

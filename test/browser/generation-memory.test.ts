@@ -4,27 +4,15 @@
  * performance.measureUserAgentSpecificMemory(), which counts dedicated workers and needs the
  * cross-origin isolation the app has.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from './chromium.ts';
-import { openHarness } from './page-helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { useHarness } from './page-helpers.ts';
 
-let browser: Browser;
-let page: Page;
-let log: string[];
-
-beforeAll(async () => {
-  // Measure memory at once instead of at the next scheduled GC (about 20 s each).
-  browser = await launchChromium(['--enable-blink-features=ForceEagerMeasureMemory']);
-  ({ page, log } = await openHarness(browser, inject('isolatedUrl'), 'worker'));
-});
-afterAll(async () => {
-  await browser?.close();
-});
+// Measure memory at once instead of at the next scheduled GC (about 20 s each).
+const harness = useHarness('worker', ['--enable-blink-features=ForceEagerMeasureMemory']);
 
 describe('memory across generations', () => {
   it('stays bounded over 20 guided generations on WASM, edits and attention included', async () => {
-    const rounds = await page.evaluate(async () => {
+    const rounds = await harness.page.evaluate(async () => {
       const { api, getManifest, baseUrl } = (window as any).harness;
       const manifest = getManifest('tiny');
       await api.download({ manifest, baseUrl });
@@ -48,6 +36,6 @@ describe('memory across generations', () => {
     const growth = Math.max(...rounds.slice(1)) - rounds[0]!;
     console.log(`memory after each round of 5 generations: ${rounds.map((b) => (b / 2 ** 20).toFixed(2)).join(' → ')} MiB`);
     expect(rounds.every((b) => b > 0)).toBe(true);
-    expect(growth, `${rounds.map((b) => (b / 2 ** 20).toFixed(1)).join(' → ')} MiB\n${log.join('\n')}`).toBeLessThan(2 * 2 ** 20);
+    expect(growth, `${rounds.map((b) => (b / 2 ** 20).toFixed(1)).join(' → ')} MiB\n${harness.log.join('\n')}`).toBeLessThan(2 * 2 ** 20);
   });
 });

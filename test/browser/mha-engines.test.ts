@@ -4,27 +4,15 @@
  * (the app's probe model), Q [1, N, h·d], K and V [1, M, h·d], for SD 1.x's head sizes and the
  * tiny model's; and the worker's load-time probe, which must catch what this finds.
  */
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from './chromium.ts';
-import { openHarness } from './page-helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { useHarness } from './page-helpers.ts';
 import { multiHeadAttentionModel } from '../../src/lib/onnx/mha-model.ts';
 // The reference is checked against an independent head-split computation in
 // test/unit/models-attention-check.test.ts.
 import { multiHeadAttentionReference } from '../../src/lib/models/attention-check.ts';
 import { randomValues } from '../unit/onnx-helpers.ts';
 
-let browser: Browser;
-let page: Page;
-let log: string[];
-
-beforeAll(async () => {
-  browser = await launchChromium();
-  ({ page, log } = await openHarness(browser, inject('isolatedUrl'), 'ort'));
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const harness = useHarness('ort');
 
 /** [heads, head size, query length N, key length M]: SD 1.x's head sizes and the tiny model's. */
 type Case = [heads: number, headSize: number, n: number, m: number];
@@ -41,8 +29,8 @@ async function errors(provider: 'wasm' | 'webgpu'): Promise<Map<Case, number>> {
     const q = randomValues(n * c, 1, 2), k = randomValues(m * c, 2, 2), v = randomValues(m * c, 3, 1);
     const ref = multiHeadAttentionReference(q, k, v, { heads, headSize: d, queries: n, keys: m });
     const feeds = { q: { data: Array.from(q), dims: [1, n, c] }, k: { data: Array.from(k), dims: [1, m, c] }, v: { data: Array.from(v), dims: [1, m, c] } };
-    const got = await page.evaluate(([b, p, f]) => (window as any).harness.runModel(b, p, f), [Array.from(multiHeadAttentionModel({ heads, headSize: d, queries: n, keys: m })), provider, feeds] as const)
-      .catch((e: Error) => { throw new Error(`${e.message}\n${log.join('\n')}`); }) as Record<string, number[]>;
+    const got = await harness.page.evaluate(([b, p, f]) => (window as any).harness.runModel(b, p, f), [Array.from(multiHeadAttentionModel({ heads, headSize: d, queries: n, keys: m })), provider, feeds] as const)
+      .catch((e: Error) => { throw new Error(`${e.message}\n${harness.log.join('\n')}`); }) as Record<string, number[]>;
     let worst = 0;
     for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(got['out']![i]! - ref[i]!));
     out.set([heads, d, n, m], worst);
@@ -58,7 +46,7 @@ describe('MultiHeadAttention on both engines vs float64', () => {
   });
 
   it('WebGPU: wrong for head sizes divisible by 4 with N ≥ 32 (and M > 4) on a subgroup size of 4, exact elsewhere', async () => {
-    const subgroup = await page.evaluate(async () => ((await navigator.gpu.requestAdapter())!.info as any).subgroupMaxSize as number | undefined);
+    const subgroup = await harness.page.evaluate(async () => ((await navigator.gpu.requestAdapter())!.info as any).subgroupMaxSize as number | undefined);
     for (const [c, err] of await errors('webgpu')) {
       const [, d, n, m] = c;
       const affected = d % 4 === 0 && n >= 32 && m > 4;
@@ -71,7 +59,7 @@ describe('MultiHeadAttention on both engines vs float64', () => {
 
   it("the worker's load-time probe fails WebGPU here for SD's head shapes and passes WASM", async () => {
     const shapes = [40, 80, 160].map((headSize) => ({ heads: 8, headSize, queries: 64, keys: 77 }));
-    const probe = (provider: string) => page.evaluate(([p, s]) => (window as any).harness.probe(p, s), [provider, shapes] as const) as Promise<{ ok: boolean; maxError: number }[]>;
+    const probe = (provider: string) => harness.page.evaluate(([p, s]) => (window as any).harness.probe(p, s), [provider, shapes] as const) as Promise<{ ok: boolean; maxError: number }[]>;
     const wasm = await probe('wasm');
     expect(wasm.map((c) => c.ok)).toEqual([true, true, true]);
     const gpu = await probe('webgpu');

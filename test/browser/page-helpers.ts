@@ -1,3 +1,4 @@
+import { afterAll, beforeAll, inject } from 'vitest';
 import type { Page } from 'playwright-core';
 
 /** Pixel statistics of the page's generated image (read back from the canvas). */
@@ -57,4 +58,23 @@ export async function openHarness(browser: import('playwright-core').Browser, ap
   await page.goto(`${appUrl}test/browser/harness/${name}.html`);
   await page.waitForFunction(() => (window as unknown as { harnessReady?: boolean }).harnessReady === true);
   return { page, log };
+}
+
+/**
+ * For a test file that drives one harness page: launches Chromium (with `flags`) before the
+ * file's tests, opens test/browser/harness/<name>.html on the isolated server, closes it after.
+ * Read `page` and `log` inside tests (they are set in beforeAll).
+ */
+export function useHarness(name: string, flags: string[] = []): { page: Page; log: string[] } {
+  const opened = { page: undefined as unknown as Page, log: [] as string[] };
+  let browser: import('playwright-core').Browser | undefined;
+  beforeAll(async () => {
+    const { launchChromium } = await import('./chromium.ts');
+    browser = await launchChromium(flags);
+    Object.assign(opened, await openHarness(browser, inject('isolatedUrl'), name));
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return opened;
 }
