@@ -6,9 +6,22 @@
  * (download, import, delete) hold it exclusively, readers (load) shared.
  */
 
-/** Runs `fn` holding the lock of stored model `modelId` (directly where Web Locks are absent, e.g. Node). */
+/**
+ * Runs `fn` holding the lock of stored model `modelId`. Without Web Locks (Node), or where the
+ * browser denies them because it denies storage (a cross-site embed, which then keeps the model
+ * in memory and shares nothing), `fn` runs unlocked.
+ */
 export async function withModelLock<T>(modelId: string, mode: LockMode, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
   const locks = (globalThis as { navigator?: Navigator }).navigator?.locks;
   if (!locks) return fn();
-  return locks.request(`erasure-lab:model:${modelId}`, { mode, ...(signal ? { signal } : {}) }, fn);
+  let entered = false;
+  try {
+    return await locks.request(`erasure-lab:model:${modelId}`, { mode, ...(signal ? { signal } : {}) }, () => {
+      entered = true;
+      return fn();
+    });
+  } catch (e) {
+    if (entered || (e as Error)?.name !== 'SecurityError') throw e;
+    return fn();
+  }
 }
