@@ -11,8 +11,7 @@ import type { ErrorAction } from '../lib/models/store.ts';
 import { fetchHubListing, manifestFromHubRepo } from '../lib/models/hub.ts';
 import type { EraseRequest } from '../lib/erasure/request.ts';
 import type { EraseSummary, LoadResult } from '../../workers/diffusion-api.ts';
-import type { AttentionPanel } from './attention-view-model.ts';
-import type { WordTokens } from '../lib/attention/index.ts';
+import { AttentionRequests } from './attention-requests.ts';
 import { GridScheduler, gridJobs, type GridJob, type CellResult } from '../app/grid.ts';
 import { defaultState, modelKey, validateEdit, validateState, type PlaygroundState } from '../app/state.ts';
 import { canonicalModel, decodeShareHash, encodeShareHash, hasShareHash, modelNeedsConsent, shareUrl } from '../app/share.ts';
@@ -66,10 +65,8 @@ export class Playground {
   private readonly worker = diffusionWorker();
   private readonly base = new URL('./', document.baseURI).href;
   private saveTimer: ReturnType<typeof setTimeout> | null = null;
-  /** Attention maps of cells already computed (by the pair's keys), so reopening is instant. */
-  private attentionCache = new Map<string, { words: WordTokens[]; panels: AttentionPanel[] }>();
-  private attentionToken = 0;
-  private attentionBusy = false;
+  /** Per-word attention maps of a cell's pair, rendered on demand (the image dialog). */
+  readonly attention: AttentionRequests;
 
   constructor({ embed }: { embed: boolean }) {
     this.embed = embed;
@@ -83,6 +80,7 @@ export class Playground {
     });
     this.grid.pause();
     this.judge = new Judge(this);
+    this.attention = new AttentionRequests(this.worker, (fn) => this.grid.exclusive(fn));
   }
 
   /** The manifest of the current model (built-in, or the Hub one the user agreed to). */
@@ -406,56 +404,6 @@ export class Playground {
     const image = { width: r.width, height: r.height, rgba: r.rgba };
     void this.persistence.putImage(job.key, image).catch(() => {});
     return image;
-  }
-
-  /**
-   * Render a cell's original and erased image again with per-word attention maps (same seed and
-   * settings), one after the other under the grid's lock, so nothing overlaps and the grid
-   * resumes afterwards. `onProgress(done, of)` counts denoising steps over both images.
-   * Rejects with a CancelledError when {@link cancelAttention} (or a newer call) stops it.
-   */
-  async attentionFor(pair: readonly GridJob[], onProgress?: (done: number, of: number) => void): Promise<{ words: WordTokens[]; panels: AttentionPanel[] }> {
-    const id = pair.map((j) => j.key).join('\n');
-    const cached = this.attentionCache.get(id);
-    if (cached) return cached;
-    const token = ++this.attentionToken;
-    const total = pair.reduce((s, j) => s + j.steps, 0);
-    const out = await this.grid.exclusive(async () => {
-      this.attentionBusy = true;
-      try {
-        return await this.attentionRun(pair, token, total, onProgress);
-      } finally {
-        this.attentionBusy = false;
-      }
-    });
-    this.attentionCache.set(id, out);
-    while (this.attentionCache.size > 8) this.attentionCache.delete(this.attentionCache.keys().next().value!);
-    return out;
-  }
-
-  /** The generations behind {@link attentionFor} (runs under the grid's lock). */
-  private async attentionRun(pair: readonly GridJob[], token: number, total: number, onProgress?: (done: number, of: number) => void) {
-    const panels: AttentionPanel[] = [];
-    let words: WordTokens[] = [];
-    let before = 0;
-    for (const job of pair) {
-      if (token !== this.attentionToken) throw Object.assign(new Error('Attention maps cancelled.'), { name: 'CancelledError' });
-      const r = await this.worker.generate(
-        { prompt: job.prompt, seed: job.seed, steps: job.steps, guidance: job.guidance, edited: job.edited, attention: true },
-        Comlink.proxy((p: { step: number; steps: number }) => onProgress?.(before + p.step, total)),
-      );
-      before += job.steps;
-      if (!r.attention) throw new Error('The worker returned no attention maps for this model.');
-      words = r.attention.words;
-      panels.push({ label: job.edited ? 'Erased' : 'Original', image: { width: r.width, height: r.height, rgba: r.rgba }, maps: r.attention.maps });
-    }
-    return { words, panels };
-  }
-
-  /** Stop computing attention maps (the dialog closed). */
-  cancelAttention(): void {
-    this.attentionToken++;
-    if (this.attentionBusy) void this.worker.cancel();
   }
 
   private async restoreImages(): Promise<void> {
